@@ -1,0 +1,141 @@
+//! Types shared by the eBPF program and user space: the single definition of the
+//! map layouts. User space enables the `user` feature for the `aya::Pod` impls.
+#![no_std]
+
+/// Syscall ABI index of the native ABI (x86_64 on x86_64, aarch64 on aarch64, ...).
+pub const ABI_NATIVE: u32 = 0;
+/// Syscall ABI index of the 32-bit compat ABI (i386 on x86_64, arm on aarch64).
+pub const ABI_COMPAT: u32 = 1;
+/// Syscall ABI index of x32 (x86_64 only: syscall id has [`X32_SYSCALL_BIT`]).
+pub const ABI_X32: u32 = 2;
+/// Number of ABIs counted per recording.
+pub const ABI_COUNT: u32 = 3;
+/// The x32 marker bit in an x86_64 syscall id.
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+/// Syscall numbers counted per ABI row (every table we know stays below this).
+pub const NR_PER_ROW: usize = 1024;
+/// Recordings that can run at the same time (slots).
+pub const MAX_RECORDINGS: u32 = 256;
+/// Buckets of the open-addressing cgroup table (power of two).
+pub const CGROUP_BUCKETS: u32 = 4096;
+/// Probes into the cgroup table before giving up.
+pub const CGROUP_PROBES: u32 = 4;
+/// Distinct cgroup levels that can hold recorded cgroups at the same time.
+pub const MAX_LEVELS: usize = 8;
+
+/// Slot state: free.
+pub const SLOT_FREE: u32 = 0;
+/// Slot state: registered, waiting for the start trigger (see [`StartMode`] values).
+pub const SLOT_ARMED: u32 = 1;
+/// Slot state: counting.
+pub const SLOT_RECORDING: u32 = 2;
+
+/// Start counting as soon as the cgroup is registered.
+pub const START_NOW: u32 = 0;
+/// Start counting at the first `execve`/`execveat` in the cgroup (that call counts).
+pub const START_AT_EXEC: u32 = 1;
+/// Start counting when a seccomp filter is loaded in the cgroup (that call does not
+/// count) or at the first exec, whichever comes first: what an OCI runtime does last.
+pub const START_AT_FILTER_OR_EXEC: u32 = 2;
+
+/// One bucket of the cgroup table: which recording a cgroup belongs to.
+///
+/// `cgroup_id == 0` marks an empty bucket. `probe_on` is non-zero when a later probe
+/// position may hold the key (so lookups continue past an occupied bucket).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CgroupEntry {
+    /// Inode number of the cgroup v2 directory (what `bpf_get_current_cgroup_id` returns).
+    pub cgroup_id: u64,
+    /// Recording slot, index into the counter and state maps.
+    pub slot: u32,
+    /// Level of the cgroup in the cgroup v2 hierarchy (root is 0).
+    pub level: u32,
+}
+
+/// Global configuration read by the program on every syscall.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// How many entries of `levels` are valid.
+    pub level_count: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
+    /// Cgroup levels holding recorded cgroups, deepest first.
+    pub levels: [u32; MAX_LEVELS],
+}
+
+/// Per-recording state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotState {
+    /// One of `SLOT_FREE`, `SLOT_ARMED`, `SLOT_RECORDING`.
+    pub state: u32,
+    /// One of `START_NOW`, `START_AT_EXEC`, `START_AT_FILTER_OR_EXEC`.
+    pub start_mode: u32,
+    /// `bpf_ktime_get_ns` when counting started (0 until then).
+    pub started_ns: u64,
+}
+
+/// Key of the first-use map: which counter went from zero to one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FirstUseKey {
+    /// Recording slot.
+    pub slot: u32,
+    /// ABI index (`ABI_*`).
+    pub abi: u32,
+    /// Syscall number within the ABI (x32 without the marker bit).
+    pub nr: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
+}
+
+/// Who made a syscall first, and when.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FirstUse {
+    /// `bpf_ktime_get_ns` at the first call.
+    pub time_ns: u64,
+    /// Thread group id (the process id user space sees).
+    pub tgid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Command name of the thread (`comm`), NUL padded.
+    pub comm: [u8; 16],
+}
+
+/// Which counters row a (slot, ABI) pair uses.
+#[inline(always)]
+pub const fn counter_row(slot: u32, abi: u32) -> u32 {
+    slot * ABI_COUNT + abi
+}
+
+/// Names of the pinned objects below the pin directory.
+pub mod pins {
+    /// The program.
+    pub const PROGRAM: &str = "prog";
+    /// The raw tracepoint link (present only while attached).
+    pub const LINK: &str = "link";
+    /// `Config` array (one entry).
+    pub const CONFIG: &str = "CONFIG";
+    /// `CgroupEntry` array.
+    pub const CGROUPS: &str = "CGROUPS";
+    /// `SlotState` array.
+    pub const SLOTS: &str = "SLOTS";
+    /// Per-CPU counter rows.
+    pub const COUNTS: &str = "COUNTS";
+    /// First-use hash map.
+    pub const FIRST_USE: &str = "FIRST_USE";
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: all of these are repr(C), Copy, without padding and valid for any bit pattern.
+    unsafe impl aya::Pod for super::CgroupEntry {}
+    unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::SlotState {}
+    unsafe impl aya::Pod for super::FirstUseKey {}
+    unsafe impl aya::Pod for super::FirstUse {}
+}

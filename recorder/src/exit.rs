@@ -1,0 +1,79 @@
+//! Exit codes of the `seccomp-recorder` binary.
+//!
+//! Every failure of the tool itself maps to one documented code, so scripts can tell
+//! "unknown syscall name" from "not root" without parsing messages. `record` and
+//! `enforce` otherwise pass through the exit status of the command they ran.
+
+/// What went wrong, as far as the exit code is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// The command line was wrong (clap also uses 2).
+    Usage,
+    /// An architecture name that no table knows.
+    UnknownArch,
+    /// A syscall name or number that the architecture's table does not know.
+    UnknownSyscall,
+    /// A profile or other input file that is malformed or cannot be applied exactly.
+    BadInput,
+    /// The kernel lacks something we need (BTF, cgroup v2, bpffs, eBPF).
+    MissingKernelFeature,
+    /// Not root or missing capabilities.
+    Permission,
+    /// Reading or writing a file failed.
+    Io,
+    /// The command to run was found but could not be executed.
+    CannotExecute,
+    /// The command to run was not found.
+    CommandNotFound,
+    /// Anything else: a bug or an unexpected kernel answer.
+    Internal,
+}
+
+impl Category {
+    /// The process exit code for this category.
+    pub const fn code(self) -> u8 {
+        match self {
+            Category::Usage => 2,
+            Category::UnknownArch => 64,
+            Category::UnknownSyscall => 65,
+            Category::BadInput => 66,
+            Category::MissingKernelFeature => 69,
+            Category::Internal => 70,
+            Category::Io => 74,
+            Category::Permission => 77,
+            Category::CannotExecute => 126,
+            Category::CommandNotFound => 127,
+        }
+    }
+}
+
+/// Errors that know which exit code they deserve.
+pub trait Categorized {
+    /// The exit-code category of this error.
+    fn category(&self) -> Category;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct() {
+        let all = [
+            Category::Usage,
+            Category::UnknownArch,
+            Category::UnknownSyscall,
+            Category::BadInput,
+            Category::MissingKernelFeature,
+            Category::Permission,
+            Category::Io,
+            Category::CannotExecute,
+            Category::CommandNotFound,
+            Category::Internal,
+        ];
+        let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+}
