@@ -41,8 +41,8 @@ pub const START_AT_FILTER_OR_EXEC: u32 = 2;
 
 /// One bucket of the cgroup table: which recording a cgroup belongs to.
 ///
-/// `cgroup_id == 0` marks an empty bucket. `probe_on` is non-zero when a later probe
-/// position may hold the key (so lookups continue past an occupied bucket).
+/// `cgroup_id == 0` marks an empty bucket (lookups stop there); [`CGROUP_TOMBSTONE`]
+/// marks a removed entry (lookups go on: linear probing).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CgroupEntry {
@@ -66,6 +66,9 @@ pub struct Config {
     pub levels: [u32; MAX_LEVELS],
 }
 
+/// `CgroupEntry::cgroup_id` of a removed entry.
+pub const CGROUP_TOMBSTONE: u64 = u64::MAX;
+
 /// Per-recording state.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +79,12 @@ pub struct SlotState {
     pub start_mode: u32,
     /// `bpf_ktime_get_ns` when counting started (0 until then).
     pub started_ns: u64,
+    /// The recorded cgroup (user space bookkeeping; the program does not read it).
+    pub cgroup_id: u64,
+    /// Its level in the cgroup v2 hierarchy.
+    pub level: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
 }
 
 /// Key of the first-use map: which counter went from zero to one.
@@ -128,6 +137,10 @@ pub mod pins {
     pub const COUNTS: &str = "COUNTS";
     /// First-use hash map.
     pub const FIRST_USE: &str = "FIRST_USE";
+    /// Counts of syscall ids that do not fit a counter row.
+    pub const OVERFLOW: &str = "OVERFLOW";
+    /// Every map, in pinning order.
+    pub const MAPS: [&str; 6] = [CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW];
 }
 
 #[cfg(feature = "user")]

@@ -1,1 +1,273 @@
-fn main(){}
+//! The eBPF program: a raw tracepoint on `sys_enter` that counts syscalls per recorded
+//! cgroup (and its descendants), per syscall ABI, per syscall number.
+//!
+//! Hot path outside recorded cgroups: one helper call per active cgroup level and an
+//! inlined array probe. Inside: the slot state, one atomic add, and (only on a counter's
+//! first use) a first-use record.
+#![cfg_attr(target_arch = "bpf", no_std, no_main, feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", allow(internal_features))]
+
+#[cfg(target_arch = "bpf")]
+mod program {
+    use core::intrinsics::{atomic_xadd, AtomicOrdering};
+
+    use aya_ebpf::{
+        bindings::BPF_NOEXIST,
+        helpers::{
+            bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
+            bpf_probe_read_kernel,
+            generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task},
+        },
+        macros::{map, raw_tracepoint},
+        maps::{Array, HashMap},
+        programs::RawTracePointContext,
+    };
+    use recorder_ebpf::{
+        counter_row, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT,
+        ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, MAX_LEVELS,
+        MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_RECORDING, START_AT_EXEC,
+        START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+    };
+
+    // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
+    /// Byte offset in `task_struct` of the word that tells a compat task.
+    #[unsafe(no_mangle)]
+    static COMPAT_OFFSET: u32 = 0;
+    /// Mask of the compat bit in that word (TS_COMPAT on x86_64, _TIF_32BIT on arm64);
+    /// zero when the architecture has no compat ABI.
+    #[unsafe(no_mangle)]
+    static COMPAT_MASK: u32 = 0;
+    /// Non-zero on x86_64, where syscall ids with bit 30 are x32 calls.
+    #[unsafe(no_mangle)]
+    static X32_ENABLED: u32 = 0;
+    /// Per ABI: syscall numbers of execve, execveat, seccomp, prctl.
+    #[unsafe(no_mangle)]
+    static TRIGGER_NRS: [[u32; 4]; 3] = [[u32::MAX; 4]; 3];
+    /// Per ABI: byte offsets in `pt_regs` of syscall arguments 0, 1 and 2.
+    #[unsafe(no_mangle)]
+    static ARG_OFFSETS: [[u32; 3]; 3] = [[0; 3]; 3];
+
+    const NR_ROW: usize = NR_PER_ROW;
+    const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    const PR_SET_SECCOMP: u64 = 22;
+    const SECCOMP_MODE_FILTER: u64 = 2;
+
+    #[map(name = "CONFIG")]
+    static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+    #[map(name = "CGROUPS")]
+    static CGROUPS: Array<CgroupEntry> = Array::with_max_entries(CGROUP_BUCKETS, 0);
+    #[map(name = "SLOTS")]
+    static SLOTS: Array<SlotState> = Array::with_max_entries(MAX_RECORDINGS, 0);
+    #[map(name = "COUNTS")]
+    static COUNTS: Array<[u64; NR_ROW]> =
+        Array::with_max_entries(MAX_RECORDINGS * ABI_COUNT, 0);
+    /// Counts of ids that do not fit a row (negative ids, ARM private calls, ...).
+    #[map(name = "OVERFLOW")]
+    static OVERFLOW: HashMap<FirstUseKey, u64> = HashMap::with_max_entries(4096, 0);
+    #[map(name = "FIRST_USE")]
+    static FIRST_USE: HashMap<FirstUseKey, FirstUse> =
+        HashMap::with_max_entries(MAX_RECORDINGS * 512, 0);
+
+    #[inline(always)]
+    fn global<T: Copy>(v: &'static T) -> T {
+        // SAFETY: reading a .rodata global; volatile keeps the compiler from folding
+        // the load-time value.
+        unsafe { core::ptr::read_volatile(v) }
+    }
+
+    #[raw_tracepoint(tracepoint = "sys_enter")]
+    pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
+        let _ = try_sys_enter(&ctx);
+        0
+    }
+
+    /// The slot of the deepest recorded cgroup that contains the current task.
+    #[inline(always)]
+    fn find_slot(cfg: &Config) -> Option<u32> {
+        let n = cfg.level_count as usize;
+        let mut i = 0usize;
+        // Unrolled by the compiler: MAX_LEVELS is small and constant.
+        while i < MAX_LEVELS {
+            if i >= n {
+                return None;
+            }
+            let level = cfg.levels[i];
+            // SAFETY: plain helper call.
+            let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
+            if id != 0 {
+                let mut probe = 0u32;
+                while probe < CGROUP_PROBES {
+                    let bucket = ((id as u32).wrapping_add(probe)) & (CGROUP_BUCKETS - 1);
+                    match CGROUPS.get(bucket) {
+                        Some(e) if e.cgroup_id == id => return Some(e.slot),
+                        Some(e) if e.cgroup_id == 0 => break,
+                        Some(_) => {}
+                        None => break,
+                    }
+                    probe += 1;
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn read_arg(ctx: &RawTracePointContext, abi: u32, index: usize) -> u64 {
+        let offsets = global(&ARG_OFFSETS);
+        let off = match offsets.get(abi as usize) {
+            Some(o) => match o.get(index) {
+                Some(v) => *v as usize,
+                None => return 0,
+            },
+            None => return 0,
+        };
+        let regs: *const u8 = ctx.arg(0);
+        // SAFETY: reading kernel memory through the probe helper, which tolerates faults.
+        unsafe { bpf_probe_read_kernel(regs.add(off) as *const u64) }.unwrap_or(0)
+    }
+
+    /// Whether this call starts a recording armed with `mode`; and whether it counts.
+    #[inline(always)]
+    fn trigger(ctx: &RawTracePointContext, mode: u32, abi: u32, nr: u32) -> (bool, bool) {
+        let nrs = global(&TRIGGER_NRS);
+        let t = match nrs.get(abi as usize) {
+            Some(t) => *t,
+            None => return (false, false),
+        };
+        if nr == t[0] || nr == t[1] {
+            return (true, true); // execve / execveat: part of the workload
+        }
+        if mode != START_AT_FILTER_OR_EXEC {
+            return (false, false);
+        }
+        if nr == t[2] {
+            // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): probes pass a NULL prog.
+            let op = read_arg(ctx, abi, 0) as u32 as u64;
+            let prog = read_arg(ctx, abi, 2);
+            let prog = if abi == ABI_COMPAT { prog as u32 as u64 } else { prog };
+            return (op == SECCOMP_SET_MODE_FILTER && prog != 0, false);
+        }
+        if nr == t[3] {
+            let option = read_arg(ctx, abi, 0) as u32 as u64;
+            let mode_arg = read_arg(ctx, abi, 1) as u32 as u64;
+            return (option == PR_SET_SECCOMP && mode_arg == SECCOMP_MODE_FILTER, false);
+        }
+        (false, false)
+    }
+
+    #[inline(always)]
+    fn abi_of(id: u64) -> (u32, u64) {
+        if global(&X32_ENABLED) != 0 && id & X32_SYSCALL_BIT != 0 && (id as i64) >= 0 {
+            return (ABI_X32, id & !X32_SYSCALL_BIT);
+        }
+        let mask = global(&COMPAT_MASK);
+        if mask != 0 {
+            let off = global(&COMPAT_OFFSET);
+            // SAFETY: helper call; the returned pointer is only read through the probe helper.
+            let task = unsafe { bpf_get_current_task() } as *const u8;
+            // SAFETY: probe read tolerates faults.
+            let word = unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }
+                .unwrap_or(0);
+            if word & mask != 0 {
+                return (ABI_COMPAT, id);
+            }
+        }
+        (ABI_NATIVE, id)
+    }
+
+    fn try_sys_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
+        let cfg = CONFIG.get(0).ok_or(1i64)?;
+        if cfg.level_count == 0 {
+            return Ok(());
+        }
+        let slot = match find_slot(cfg) {
+            Some(s) => s,
+            None => return Ok(()),
+        };
+        let state = SLOTS.get_ptr_mut(slot).ok_or(1i64)?;
+        let id: u64 = ctx.arg(1);
+        let (abi, nr) = abi_of(id);
+        // SAFETY: pointer into a map value, valid for the program's run.
+        let st = unsafe { &mut *state };
+        if st.state != SLOT_RECORDING {
+            if st.state != SLOT_ARMED || st.start_mode < START_AT_EXEC {
+                return Ok(());
+            }
+            let (start, counts) = trigger(ctx, st.start_mode, abi, nr as u32);
+            if !start {
+                return Ok(());
+            }
+            st.started_ns = unsafe { bpf_ktime_get_ns() };
+            st.state = SLOT_RECORDING;
+            if !counts {
+                return Ok(());
+            }
+        }
+        count(slot, abi, nr);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn count(slot: u32, abi: u32, nr: u64) {
+        let key = FirstUseKey {
+            slot,
+            abi,
+            nr: nr as u32,
+            _pad: 0,
+        };
+        if nr >= NR_ROW as u64 {
+            let key = FirstUseKey {
+                nr: if nr > u32::MAX as u64 { u32::MAX } else { nr as u32 },
+                ..key
+            };
+            match OVERFLOW.get_ptr_mut(&key) {
+                // SAFETY: pointer into a map value.
+                Some(p) => unsafe {
+                    atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1);
+                },
+                None => {
+                    let _ = OVERFLOW.insert(&key, &1, BPF_NOEXIST as u64);
+                }
+            }
+            return;
+        }
+        let row = match COUNTS.get_ptr_mut(counter_row(slot, abi)) {
+            Some(r) => r,
+            None => return,
+        };
+        let idx = nr as usize;
+        if idx >= NR_ROW {
+            return;
+        }
+        // SAFETY: idx < NR_ROW, row points to a [u64; NR_ROW] map value.
+        let cell = unsafe { (row as *mut u64).add(idx) };
+        // A plain load: if it reads 0 on two CPUs at once, NOEXIST keeps the first.
+        if unsafe { core::ptr::read_volatile(cell) } == 0 {
+            first_use(&key);
+        }
+        // SAFETY: aligned u64 inside the map value.
+        unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(cell, 1) };
+    }
+
+    #[inline(never)]
+    fn first_use(key: &FirstUseKey) {
+        let pid_tgid = bpf_get_current_pid_tgid();
+        let value = FirstUse {
+            // SAFETY: plain helper call.
+            time_ns: unsafe { bpf_ktime_get_ns() },
+            tgid: (pid_tgid >> 32) as u32,
+            tid: pid_tgid as u32,
+            comm: bpf_get_current_comm().unwrap_or([0; 16]),
+        };
+        let _ = FIRST_USE.insert(key, &value, BPF_NOEXIST as u64);
+    }
+
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo) -> ! {
+        loop {}
+    }
+}
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}

@@ -3,5 +3,13 @@
 //! into a tight, default-deny seccomp profile.
 #![warn(missing_docs)]
 
+pub mod btf;
+pub mod cgroup;
+pub mod cmd_syscalls;
 pub mod exit;
+pub mod observability;
+pub mod output;
+pub mod profile;
+pub mod record;
 pub mod syscalls;
+pub mod tracer;

@@ -1,1 +1,99 @@
-fn main(){}
+//! The `seccomp-recorder` binary: parse, run, map errors to one line and an exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use seccomp_recorder::exit::{Categorized, Category};
+use seccomp_recorder::observability::{self, LogTarget};
+use seccomp_recorder::{cmd_syscalls, record, tracer};
+
+/// Record the syscalls a container or command really makes and write a tight seccomp profile.
+#[derive(Debug, Parser)]
+#[command(name = "seccomp-recorder", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run CMD in a fresh cgroup, record its syscalls from its exec on, write the profile.
+    Record(record::RecordArgs),
+    /// Look up syscall numbers and names per architecture (like ausyscall).
+    Syscalls(cmd_syscalls::SyscallsArgs),
+    /// Remove the pinned eBPF program and maps when no recording is active.
+    Unload,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Category::Usage.code() } else { 0 });
+        }
+    };
+    observability::init(LogTarget::Stderr);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("seccomp-recorder: {}", one_line(&err));
+            ExitCode::from(category_of(&err).code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Cmd::Record(args) => Ok(record::run(&args)?),
+        Cmd::Syscalls(args) => {
+            cmd_syscalls::run(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Unload => {
+            let paths = tracer::TracerPaths::from_env();
+            if tracer::unload(&paths)? {
+                Ok(0)
+            } else {
+                eprintln!("seccomp-recorder: recordings are still active; nothing unloaded (finish them or run gc)");
+                Ok(1)
+            }
+        }
+    }
+}
+
+/// The error and its causes on one line: "a: b: c".
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if parts.last().is_some_and(|p| p.contains(&s)) {
+            continue;
+        }
+        parts.push(s);
+    }
+    parts.join(": ")
+}
+
+/// The exit-code category of the first error in the chain that knows one.
+fn category_of(err: &anyhow::Error) -> Category {
+    for cause in err.chain() {
+        macro_rules! try_as {
+            ($($t:ty),*) => {$(
+                if let Some(e) = cause.downcast_ref::<$t>() {
+                    return e.category();
+                }
+            )*};
+        }
+        try_as!(
+            record::RecordError,
+            tracer::TracerError,
+            seccomp_recorder::cgroup::CgroupError,
+            seccomp_recorder::btf::BtfError,
+            seccomp_recorder::output::WriteError,
+            seccomp_recorder::syscalls::SyscallError,
+            cmd_syscalls::SyscallsError
+        );
+    }
+    Category::Internal
+}

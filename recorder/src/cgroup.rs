@@ -1,0 +1,282 @@
+//! cgroup v2 discovery and the throwaway cgroups `record` runs commands in.
+//!
+//! The eBPF program identifies a cgroup by the inode number of its cgroup v2
+//! directory, and tests ancestors by level (depth below the cgroup2 root).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::exit::{Categorized, Category};
+
+/// A cgroup v2 id: the inode number of the cgroup directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CgroupId(pub u64);
+
+/// Errors around cgroups.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// No cgroup2 file system is mounted.
+    #[error("no cgroup v2 hierarchy is mounted (need a cgroup2 mount, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified)")]
+    NoCgroup2,
+    /// A cgroup file could not be read or written.
+    #[error("cgroup operation failed on {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A process's cgroup line could not be found.
+    #[error("process {pid} has no cgroup v2 membership in /proc/{pid}/cgroup")]
+    NoMembership {
+        /// The process.
+        pid: i32,
+    },
+    /// Processes did not leave the cgroup in time.
+    #[error("cgroup {0} still has processes after it was killed")]
+    Busy(PathBuf),
+}
+
+impl Categorized for CgroupError {
+    fn category(&self) -> Category {
+        match self {
+            CgroupError::NoCgroup2 => Category::MissingKernelFeature,
+            CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+                Category::Permission
+            }
+            CgroupError::Io { .. } | CgroupError::Busy(_) => Category::Io,
+            CgroupError::NoMembership { .. } => Category::BadInput,
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
+    move |source| CgroupError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Finds the cgroup2 mount point in a mountinfo text (pure).
+pub fn cgroup2_mount_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        // fields: id parent major:minor root mount-point options [optional...] - fstype source super
+        let (left, right) = line.split_once(" - ")?;
+        let fstype = right.split_whitespace().next()?;
+        if fstype != "cgroup2" {
+            return None;
+        }
+        let mount_point = left.split_whitespace().nth(4)?;
+        Some(PathBuf::from(unescape_mountinfo(mount_point)))
+    })
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                out.push(v as char);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// The cgroup v2 path (relative to the cgroup2 root) in a `/proc/PID/cgroup` text (pure).
+pub fn cgroup2_path_from_proc(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim_end().to_owned())
+}
+
+/// The level of a cgroup path below the root: `/` is 0, `/a/b` is 2.
+pub fn level_of(relative: &str) -> u32 {
+    relative.split('/').filter(|c| !c.is_empty()).count() as u32
+}
+
+/// The mounted cgroup v2 hierarchy.
+#[derive(Debug, Clone)]
+pub struct Cgroup2 {
+    root: PathBuf,
+}
+
+impl Cgroup2 {
+    /// Finds the cgroup2 mount of this mount namespace.
+    pub fn discover() -> Result<Self, CgroupError> {
+        let path = Path::new("/proc/self/mountinfo");
+        let text = fs::read_to_string(path).map_err(io_err(path))?;
+        let root = cgroup2_mount_from_mountinfo(&text).ok_or(CgroupError::NoCgroup2)?;
+        Ok(Cgroup2 { root })
+    }
+
+    /// The mount point.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The cgroup v2 path of process `pid` (`self` when `None`), relative to the root.
+    pub fn path_of_process(&self, pid: Option<i32>) -> Result<String, CgroupError> {
+        let file = match pid {
+            Some(p) => PathBuf::from(format!("/proc/{p}/cgroup")),
+            None => PathBuf::from("/proc/self/cgroup"),
+        };
+        let text = fs::read_to_string(&file).map_err(io_err(&file))?;
+        cgroup2_path_from_proc(&text).ok_or(CgroupError::NoMembership {
+            pid: pid.unwrap_or_else(|| std::process::id() as i32),
+        })
+    }
+
+    /// The directory of a relative cgroup path.
+    pub fn dir(&self, relative: &str) -> PathBuf {
+        self.root.join(relative.trim_start_matches('/'))
+    }
+
+    /// The id (directory inode) of the cgroup at `dir`.
+    pub fn id_of(dir: &Path) -> Result<CgroupId, CgroupError> {
+        let md = fs::metadata(dir).map_err(io_err(dir))?;
+        Ok(CgroupId(md.ino()))
+    }
+}
+
+/// A cgroup created for one recording; removed (after killing leftovers) by `remove`.
+#[derive(Debug)]
+pub struct ScratchCgroup {
+    dir: PathBuf,
+    /// The id the eBPF program sees.
+    pub id: CgroupId,
+    /// Depth below the cgroup2 root.
+    pub level: u32,
+    removed: bool,
+}
+
+impl ScratchCgroup {
+    /// Creates `<own cgroup>/<name>` in the cgroup v2 hierarchy.
+    pub fn create(cg: &Cgroup2, name: &str) -> Result<Self, CgroupError> {
+        let own = cg.path_of_process(None)?;
+        let relative = format!("{}/{}", own.trim_end_matches('/'), name);
+        let dir = cg.dir(&relative);
+        fs::create_dir(&dir).map_err(io_err(&dir))?;
+        let id = Cgroup2::id_of(&dir)?;
+        Ok(ScratchCgroup {
+            dir,
+            id,
+            level: level_of(&relative),
+            removed: false,
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `cgroup.procs` of this cgroup, opened for writing (close-on-exec).
+    pub fn procs_file(&self) -> Result<fs::File, CgroupError> {
+        let path = self.dir.join("cgroup.procs");
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))
+    }
+
+    /// Kills what is left in the cgroup, waits until it is empty and removes it.
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.removed = true;
+        remove_cgroup_dir(&self.dir)
+    }
+}
+
+impl Drop for ScratchCgroup {
+    fn drop(&mut self) {
+        if !self.removed {
+            if let Err(e) = remove_cgroup_dir(&self.dir) {
+                tracing::warn!(error = %e, "could not remove scratch cgroup");
+            }
+        }
+    }
+}
+
+fn populated(dir: &Path) -> Result<bool, CgroupError> {
+    let path = dir.join("cgroup.events");
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    Ok(text.lines().any(|l| l.trim() == "populated 1"))
+}
+
+/// Kills every process in `dir` (and below), waits for it to empty, removes it.
+pub fn remove_cgroup_dir(dir: &Path) -> Result<(), CgroupError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    // Children first.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_dir(&e.path())?;
+            }
+        }
+    }
+    if populated(dir)? {
+        let kill = dir.join("cgroup.kill");
+        if kill.exists() {
+            fs::write(&kill, "1").map_err(io_err(&kill))?;
+        } else {
+            let procs = dir.join("cgroup.procs");
+            let text = fs::read_to_string(&procs).map_err(io_err(&procs))?;
+            for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: plain kill(2).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while populated(dir)? {
+            if Instant::now() > deadline {
+                return Err(CgroupError::Busy(dir.to_owned()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    fs::remove_dir(dir).map_err(io_err(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cgroup2_on_hybrid_and_pure_hosts() {
+        let hybrid = "25 24 0:22 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n\
+                      34 25 0:30 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n\
+                      35 25 0:31 / /sys/fs/cgroup/cpu rw shared:11 - cgroup cgroup rw,cpu\n";
+        assert_eq!(
+            cgroup2_mount_from_mountinfo(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let pure = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(cgroup2_mount_from_mountinfo(pure), Some(PathBuf::from("/sys/fs/cgroup")));
+        assert_eq!(cgroup2_mount_from_mountinfo("30 23 0:26 / /x rw - ext4 /dev/sda rw\n"), None);
+        let escaped = "30 23 0:26 / /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup2_mount_from_mountinfo(escaped), Some(PathBuf::from("/mnt/my cg")));
+    }
+
+    #[test]
+    fn parses_proc_cgroup_and_levels() {
+        let text = "12:pids:/user.slice\n1:name=systemd:/\n0::/user.slice/session-1.scope\n";
+        assert_eq!(cgroup2_path_from_proc(text).as_deref(), Some("/user.slice/session-1.scope"));
+        assert_eq!(cgroup2_path_from_proc("1:cpu:/\n"), None);
+        assert_eq!(level_of("/"), 0);
+        assert_eq!(level_of("/a/b"), 2);
+        assert_eq!(level_of("/libpod_parent/libpod-abc/"), 2);
+    }
+}

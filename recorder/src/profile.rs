@@ -1,0 +1,256 @@
+//! Pure profile building: recorded syscall counts in, OCI seccomp profile out.
+//!
+//! Output is deterministic: the same recorded set gives byte-identical JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use oci_spec::runtime::{Arch as OciArch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
+use serde::Serialize;
+
+use crate::syscalls::Arch;
+
+/// The errno a denied syscall returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DefaultErrno {
+    /// EPERM (1): "operation not permitted"; what most profiles use. Programs that
+    /// probe for a newer syscall (glibc's clone3) do not fall back on EPERM.
+    #[value(name = "EPERM", alias = "eperm")]
+    Eperm,
+    /// ENOSYS (38): "function not implemented"; programs fall back to older
+    /// syscalls, as under podman's own default profile. The default.
+    #[default]
+    #[value(name = "ENOSYS", alias = "enosys")]
+    Enosys,
+}
+
+impl DefaultErrno {
+    /// The errno number.
+    pub const fn number(self) -> u32 {
+        match self {
+            DefaultErrno::Eperm => libc::EPERM as u32,
+            DefaultErrno::Enosys => libc::ENOSYS as u32,
+        }
+    }
+}
+
+/// One syscall of a recording, with how often it was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RecordedSyscall {
+    /// ABI of the call.
+    pub arch: Arch,
+    /// Number within the ABI (x32 numbers carry the x32 bit).
+    pub nr: u64,
+    /// Calls counted.
+    pub count: u64,
+}
+
+/// How to build a profile.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileOptions {
+    /// Errno for everything not allowed.
+    pub errno: DefaultErrno,
+    /// The native architecture; always listed.
+    pub native: Arch,
+}
+
+/// A built profile and what could not go into it.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The profile.
+    pub profile: LinuxSeccomp,
+    /// Numbers no table names: they cannot be allowed by name.
+    pub unnamed: Vec<(Arch, u64)>,
+}
+
+/// The OCI spelling of an architecture.
+pub fn oci_arch(arch: Arch) -> OciArch {
+    match arch {
+        Arch::X86_64 => OciArch::ScmpArchX86_64,
+        Arch::X86 => OciArch::ScmpArchX86,
+        Arch::X32 => OciArch::ScmpArchX32,
+        Arch::Aarch64 => OciArch::ScmpArchAarch64,
+        Arch::Arm => OciArch::ScmpArchArm,
+        Arch::Riscv64 => OciArch::ScmpArchRiscv64,
+    }
+}
+
+/// Builds the default-deny profile that allows exactly the recorded syscall names.
+pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
+    let mut arches: BTreeSet<Arch> = BTreeSet::new();
+    arches.insert(opts.native);
+    let mut names: BTreeSet<&'static str> = BTreeSet::new();
+    let mut unnamed = Vec::new();
+    for r in recorded.iter().filter(|r| r.count > 0) {
+        arches.insert(r.arch);
+        match r.arch.name_of(r.nr) {
+            Some(name) => {
+                names.insert(name);
+            }
+            None => unnamed.push((r.arch, r.nr)),
+        }
+    }
+    unnamed.sort_unstable();
+    unnamed.dedup();
+    let syscalls: Vec<LinuxSyscall> = if names.is_empty() {
+        Vec::new()
+    } else {
+        vec![allow_rule(names.into_iter().map(str::to_owned).collect())]
+    };
+    Built {
+        profile: assemble(
+            opts.errno.number(),
+            arches.into_iter().map(oci_arch).collect(),
+            syscalls,
+        ),
+        unnamed,
+    }
+}
+
+fn allow_rule(names: Vec<String>) -> LinuxSyscall {
+    let mut rule = LinuxSyscall::default();
+    rule.set_names(names);
+    rule.set_action(LinuxSeccompAction::ScmpActAllow);
+    rule
+}
+
+fn assemble(errno: u32, arches: Vec<OciArch>, syscalls: Vec<LinuxSyscall>) -> LinuxSeccomp {
+    let mut p = LinuxSeccomp::default();
+    p.set_default_action(LinuxSeccompAction::ScmpActErrno);
+    p.set_default_errno_ret(Some(errno));
+    p.set_architectures(Some(arches));
+    p.set_syscalls(if syscalls.is_empty() { None } else { Some(syscalls) });
+    p
+}
+
+/// Serializes a profile as pretty JSON with a trailing newline.
+pub fn to_json(profile: &LinuxSeccomp) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(profile)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// One line of `--stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StatLine {
+    /// `SCMP_ARCH_*` name.
+    pub arch: String,
+    /// Syscall number.
+    pub nr: u64,
+    /// Name, `null` when no table knows the number.
+    pub name: Option<String>,
+    /// Exact count.
+    pub count: u64,
+}
+
+/// The `--stats` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Stats {
+    /// Every counted syscall, sorted by architecture then number.
+    pub syscalls: Vec<StatLine>,
+}
+
+/// Builds the stats document (pure).
+pub fn stats(recorded: &[RecordedSyscall]) -> Stats {
+    let mut merged: BTreeMap<(Arch, u64), u64> = BTreeMap::new();
+    for r in recorded.iter().filter(|r| r.count > 0) {
+        *merged.entry((r.arch, r.nr)).or_default() += r.count;
+    }
+    Stats {
+        syscalls: merged
+            .into_iter()
+            .map(|((arch, nr), count)| StatLine {
+                arch: arch.scmp_name().to_owned(),
+                nr,
+                name: arch.name_of(nr).map(str::to_owned),
+                count,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(arch: Arch, nr: u64, count: u64) -> RecordedSyscall {
+        RecordedSyscall { arch, nr, count }
+    }
+
+    fn opts() -> ProfileOptions {
+        ProfileOptions {
+            errno: DefaultErrno::Enosys,
+            native: Arch::X86_64,
+        }
+    }
+
+    #[test]
+    fn allows_exactly_the_recorded_names_sorted() {
+        let built = build(
+            &[rec(Arch::X86_64, 162, 1), rec(Arch::X86_64, 0, 5), rec(Arch::X86_64, 110, 0)],
+            &opts(),
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&built.profile).expect("json")).expect("json");
+        assert_eq!(json["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(json["defaultErrnoRet"], 38);
+        assert_eq!(json["architectures"], serde_json::json!(["SCMP_ARCH_X86_64"]));
+        assert_eq!(json["syscalls"][0]["names"], serde_json::json!(["read", "sync"]));
+        assert_eq!(json["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
+        assert!(built.unnamed.is_empty());
+    }
+
+    #[test]
+    fn lists_every_observed_abi_and_uses_its_names() {
+        // i386 20 is getpid; x86_64 20 is writev.
+        let built = build(&[rec(Arch::X86, 20, 1), rec(Arch::X86_64, 39, 1)], &opts());
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&built.profile).expect("json")).expect("json");
+        assert_eq!(
+            json["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+        );
+        assert_eq!(json["syscalls"][0]["names"], serde_json::json!(["getpid"]));
+    }
+
+    #[test]
+    fn byte_identical_for_the_same_set_in_any_order() {
+        let a = [rec(Arch::X86_64, 1, 3), rec(Arch::X86_64, 60, 1), rec(Arch::X86, 1, 1)];
+        let mut b = a;
+        b.reverse();
+        assert_eq!(to_json(&build(&a, &opts()).profile).expect("a"), to_json(&build(&b, &opts()).profile).expect("b"));
+    }
+
+    #[test]
+    fn unnamed_numbers_are_reported_not_allowed() {
+        let built = build(&[rec(Arch::X86_64, 999, 2), rec(Arch::X86_64, 1, 1)], &opts());
+        assert_eq!(built.unnamed, vec![(Arch::X86_64, 999)]);
+        let s = stats(&[rec(Arch::X86_64, 999, 2)]);
+        assert_eq!(s.syscalls[0].name, None);
+    }
+
+    #[test]
+    fn eperm_and_empty() {
+        let o = ProfileOptions {
+            errno: DefaultErrno::Eperm,
+            native: Arch::X86_64,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&build(&[], &o).profile).expect("json")).expect("json");
+        assert_eq!(json["defaultErrnoRet"], 1);
+        assert!(json.get("syscalls").is_none());
+    }
+
+    #[test]
+    fn stats_sorted_by_arch_then_nr_with_exact_counts() {
+        let s = stats(&[
+            rec(Arch::X86, 20, 1),
+            rec(Arch::X86_64, 110, 1_000_000),
+            rec(Arch::X86_64, 0, 4),
+        ]);
+        let text = serde_json::to_string(&s).expect("json");
+        assert_eq!(
+            text,
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":0,"name":"read","count":4},{"arch":"SCMP_ARCH_X86_64","nr":110,"name":"getppid","count":1000000},{"arch":"SCMP_ARCH_X86","nr":20,"name":"getpid","count":1}]}"#
+        );
+    }
+}

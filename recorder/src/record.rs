@@ -1,0 +1,256 @@
+//! `seccomp-recorder record -- CMD`: run one command in a fresh cgroup, count its
+//! syscalls from its exec on, and write the profile when it ends.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::cgroup::{Cgroup2, CgroupError, ScratchCgroup};
+use crate::exit::{Categorized, Category};
+use crate::output::{write_atomic, WriteError};
+use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
+use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
+
+/// Arguments of `record`.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// Write the profile here (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write exact per-syscall counts here (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Errno that denied syscalls return under the profile.
+    #[arg(long, value_enum, default_value_t = DefaultErrno::default(), value_name = "ERRNO")]
+    pub default_errno: DefaultErrno,
+    /// The command to record, with its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Errors of `record`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The cgroup could not be set up or removed.
+    #[error("cgroup set-up failed")]
+    Cgroup(#[from] CgroupError),
+    /// The kernel side failed.
+    #[error("recording failed")]
+    Tracer(#[from] TracerError),
+    /// The command could not be started.
+    #[error("cannot run {command}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// An output file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The profile could not be serialized.
+    #[error("cannot serialize the profile")]
+    Json(#[from] serde_json::Error),
+    /// Writing the profile to stdout failed.
+    #[error("cannot write the profile to stdout")]
+    Stdout(#[source] io::Error),
+}
+
+impl Categorized for RecordError {
+    fn category(&self) -> Category {
+        match self {
+            RecordError::Cgroup(e) => e.category(),
+            RecordError::Tracer(e) => e.category(),
+            RecordError::Spawn { source, .. } => match source.kind() {
+                io::ErrorKind::NotFound => Category::CommandNotFound,
+                _ => Category::CannotExecute,
+            },
+            RecordError::Write(e) => e.category(),
+            RecordError::Json(_) => Category::Internal,
+            RecordError::Stdout(_) => Category::Io,
+        }
+    }
+}
+
+/// Releases the recording slot if the normal path did not.
+struct SlotGuard<'a> {
+    tracer: &'a mut Tracer,
+    slot: Option<u32>,
+}
+
+impl SlotGuard<'_> {
+    fn finish(&mut self) -> Result<Snapshot, TracerError> {
+        let Some(slot) = self.slot else {
+            return Ok(Snapshot::default());
+        };
+        let snap = self.tracer.snapshot(slot);
+        self.slot = None;
+        self.tracer.release(slot)?;
+        snap
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            if let Err(e) = self.tracer.release(slot) {
+                tracing::warn!(error = %e, slot, "could not release recording slot");
+            }
+        }
+    }
+}
+
+/// Signals forwarded to the recorded command.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a zeroed set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Blocks the forwarded signals in this thread (and threads it creates later) and
+/// starts a thread that passes them on to `pid`.
+fn forward_signals_to(pid: i32) {
+    let set = forwarded_set();
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait with a valid set and out pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            // SAFETY: kill(2).
+            unsafe { libc::kill(pid, sig) };
+        }
+    });
+}
+
+fn block_forwarded() {
+    let set = forwarded_set();
+    // SAFETY: valid set, null old set.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// What `record` produced.
+#[derive(Debug)]
+pub struct Recorded {
+    /// Exit code to propagate: CMD's code, or 128 + signal.
+    pub exit_code: u8,
+    /// The counts.
+    pub snapshot: Snapshot,
+}
+
+/// Runs `command` in a fresh cgroup, recording from its exec on.
+pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recorded, RecordError> {
+    tracer::require_root()?;
+    let cg = Cgroup2::discover()?;
+    let scratch = ScratchCgroup::create(&cg, &format!("seccomp-recorder-{}", std::process::id()))?;
+    let mut tracer = Tracer::open(paths)?;
+    let slot = tracer.register(scratch.id, scratch.level, StartMode::AtExec)?;
+    let mut guard = SlotGuard {
+        tracer: &mut tracer,
+        slot: Some(slot),
+    };
+    let procs = scratch.procs_file()?;
+    let procs_fd = procs.as_raw_fd();
+
+    let (program, args) = command.split_first().ok_or_else(|| RecordError::Spawn {
+        command: String::new(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "empty command"),
+    })?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // SAFETY: the closure only calls write(2), which is async-signal-safe. It moves the
+    // child into the recorded cgroup; the next syscall is the exec that starts counting.
+    unsafe {
+        cmd.pre_exec(move || {
+            let buf = b"0";
+            if libc::write(procs_fd, buf.as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    block_forwarded();
+    let mut child = cmd.spawn().map_err(|source| RecordError::Spawn {
+        command: program.to_string_lossy().into_owned(),
+        source,
+    })?;
+    drop(procs);
+    forward_signals_to(child.id() as i32);
+    let status = child.wait().map_err(|source| RecordError::Spawn {
+        command: program.to_string_lossy().into_owned(),
+        source,
+    })?;
+    let exit_code = match (status.code(), status.signal()) {
+        (Some(c), _) => c as u8,
+        (None, Some(s)) => 128u8.wrapping_add(s as u8),
+        (None, None) => 1,
+    };
+    // Kill what the command left behind, so the counts are final.
+    scratch.remove()?;
+    let snapshot = guard.finish()?;
+    drop(guard);
+    Ok(Recorded {
+        exit_code,
+        snapshot,
+    })
+}
+
+/// Converts tracer counts to profile input.
+pub fn to_recorded(snapshot: &Snapshot) -> Vec<RecordedSyscall> {
+    snapshot
+        .calls
+        .iter()
+        .map(|c| RecordedSyscall {
+            arch: c.arch,
+            nr: c.nr,
+            count: c.count,
+        })
+        .collect()
+}
+
+/// `record`: returns the exit code to leave with.
+pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
+    let paths = TracerPaths::from_env();
+    let recorded = record_command(&paths, &args.command)?;
+    let calls = to_recorded(&recorded.snapshot);
+    let native = tracer::HostAbis::host()?.native;
+    let built = profile::build(
+        &calls,
+        &ProfileOptions {
+            errno: args.default_errno,
+            native,
+        },
+    );
+    for (arch, nr) in &built.unnamed {
+        tracing::warn!(
+            "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
+        );
+    }
+    let json = profile::to_json(&built.profile)?;
+    if let Some(stats_path) = &args.stats {
+        let stats = profile::stats(&calls);
+        let mut text = serde_json::to_string_pretty(&stats)?;
+        text.push('\n');
+        write_atomic(stats_path, text.as_bytes())?;
+    }
+    match &args.output {
+        Some(path) => write_atomic(path, json.as_bytes())?,
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(json.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(RecordError::Stdout)?;
+        }
+    }
+    Ok(recorded.exit_code)
+}
