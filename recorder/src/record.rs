@@ -168,10 +168,15 @@ pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recor
     })?;
     let mut cmd = Command::new(program);
     cmd.args(args);
-    // SAFETY: the closure only calls write(2), which is async-signal-safe. It moves the
-    // child into the recorded cgroup; the next syscall is the exec that starts counting.
+    let unblock = forwarded_set();
+    // SAFETY: the closure only calls sigprocmask(2) and write(2), both async-signal-safe.
+    // It restores the signals the recorder blocks, then moves the child into the recorded
+    // cgroup; the next syscall is the exec that starts counting.
     unsafe {
         cmd.pre_exec(move || {
+            if libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
             let buf = b"0";
             if libc::write(procs_fd, buf.as_ptr().cast(), 1) != 1 {
                 return Err(io::Error::last_os_error());

@@ -1,1 +1,235 @@
-fn main(){}
+//! Project tasks: `cargo xtask setup | test | demo | bench`.
+//!
+//! Every task installs what it needs first (idempotently), so that a fresh machine
+//! needs nothing but `cargo xtask demo` and `cargo xtask test`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+mod demo;
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what building and testing need: apt packages, nightly rust-src,
+    /// bpf-linker, bpffs. Idempotent.
+    Setup,
+    /// Set up, then run formatting and lint checks and the whole test suite
+    /// (including the root/eBPF/podman end-to-end tests).
+    Test {
+        /// Skip `cargo fmt --check` and clippy.
+        #[arg(long)]
+        no_lint: bool,
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then record a real command, show its profile and prove it is enforced.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup => setup(),
+        Task::Test { no_lint, args } => setup().and_then(|_| test(no_lint, &args)),
+        Task::Demo => setup().and_then(|_| demo::run()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, failing with its name when it fails.
+pub fn sh(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its stdout when it succeeds.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
+}
+
+/// Debian packages the project needs: container runtime for the hook tests and demo,
+/// libseccomp for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect
+/// the kernel, binutils for the i386 test programs, strace and hyperfine for benchmarks.
+const APT_PACKAGES: &[&str] = &[
+    "podman",
+    "crun",
+    "conmon",
+    "busybox-static",
+    "seccomp",
+    "libseccomp-dev",
+    "pkg-config",
+    "bpftool",
+    "binutils",
+    "strace",
+    "hyperfine",
+    "util-linux",
+];
+
+fn apt_missing() -> Vec<&'static str> {
+    APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .collect()
+}
+
+fn setup() -> Result<()> {
+    let missing = apt_missing();
+    if !missing.is_empty() {
+        if !is_root() {
+            bail!(
+                "missing packages {missing:?}; run as root (or apt-get install -y {})",
+                missing.join(" ")
+            );
+        }
+        eprintln!("xtask: installing {}", missing.join(" "));
+        sh(Command::new("apt-get").args(["update", "-qq"]))?;
+        sh(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let components = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        "nightly",
+    ]))
+    .unwrap_or_default();
+    if !components.lines().any(|l| l.starts_with("rust-src")) {
+        eprintln!("xtask: adding rust-src to the nightly toolchain");
+        sh(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
+    }
+    let linker_ok = output(Command::new("bpf-linker").arg("--version"))
+        .is_some_and(|v| v.contains("0.10.4"));
+    if !linker_ok {
+        // Newer bpf-linker releases do not build here; 0.10.4 uses rustc's LLVM.
+        eprintln!("xtask: installing bpf-linker 0.10.4");
+        sh(Command::new("cargo").args(["install", "bpf-linker", "--version", "0.10.4", "--locked"]))?;
+    }
+    if is_root() && !bpffs_mounted() {
+        eprintln!("xtask: mounting bpffs at /sys/fs/bpf");
+        sh(Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"]))?;
+    }
+    Ok(())
+}
+
+fn bpffs_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .map(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("bpf")))
+        .unwrap_or(false)
+}
+
+/// Environment that keeps the test run's pins and state apart from a real installation.
+pub struct IsolatedState {
+    /// Pin base directory.
+    pub bpf_dir: PathBuf,
+    /// Run directory.
+    pub run_dir: PathBuf,
+}
+
+impl IsolatedState {
+    /// Fresh directories named after this process.
+    pub fn new(tag: &str) -> Self {
+        let id = std::process::id();
+        IsolatedState {
+            bpf_dir: PathBuf::from(format!("/sys/fs/bpf/seccomp-recorder-{tag}-{id}")),
+            run_dir: std::env::temp_dir().join(format!("seccomp-recorder-{tag}-{id}")),
+        }
+    }
+
+    /// Applies the environment to a command.
+    pub fn apply<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("SECCOMP_RECORDER_BPF_DIR", &self.bpf_dir)
+            .env("SECCOMP_RECORDER_RUN_DIR", &self.run_dir)
+    }
+
+    /// Unloads the pinned program and removes the directories.
+    pub fn cleanup(&self, binary: &Path) {
+        if binary.exists() {
+            let _ = self.apply(&mut Command::new(binary)).arg("unload").status();
+        }
+        let _ = std::fs::remove_dir_all(&self.bpf_dir);
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn test(no_lint: bool, args: &[String]) -> Result<()> {
+    if !no_lint {
+        sh(cargo().args(["fmt", "--all", "--check"]))?;
+        sh(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    }
+    sh(cargo().args(["build", "--workspace"]))?;
+    let state = IsolatedState::new("test");
+    let binary = root().join("target/debug/seccomp-recorder");
+    let result = sh(state
+        .apply(&mut cargo())
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(args));
+    state.cleanup(&binary);
+    result?;
+    leftover_check()
+}
+
+/// After the suite: nothing of ours attached, no scratch cgroups left.
+fn leftover_check() -> Result<()> {
+    let links = output(Command::new("bpftool").args(["link", "list"])).unwrap_or_default();
+    let pinned = output(Command::new("sh").arg("-c").arg(
+        "ls -d /sys/fs/bpf/seccomp-recorder-test-* 2>/dev/null",
+    ))
+    .unwrap_or_default();
+    if !pinned.trim().is_empty() {
+        bail!("test pins left behind: {}", pinned.trim());
+    }
+    if links.contains("raw_tracepoint") && links.contains("sys_enter") {
+        eprintln!("xtask: note: a raw_tracepoint link on sys_enter is attached (someone else's?):\n{links}");
+    }
+    Ok(())
+}

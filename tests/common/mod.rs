@@ -1,0 +1,189 @@
+//! Shared helpers of the end-to-end tests: prerequisites, the binary, tiny programs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_seccomp-recorder"))
+}
+
+/// Whether we run in CI, where a missing prerequisite is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Checks a prerequisite: `Ok` when present. When missing: panics under CI=true,
+/// otherwise prints the reason and returns false (the caller returns: skipped).
+pub fn prerequisite(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("prerequisite missing under CI=true: {what}");
+    }
+    eprintln!("SKIPPED: prerequisite missing: {what}");
+    false
+}
+
+/// Root, BTF and a cgroup2 mount: what recording needs.
+pub fn can_record() -> bool {
+    // SAFETY: geteuid never fails.
+    let root = unsafe { libc::geteuid() } == 0;
+    prerequisite(root, "must run as root (eBPF, cgroups)")
+        && prerequisite(
+            Path::new("/sys/kernel/btf/vmlinux").exists(),
+            "kernel BTF /sys/kernel/btf/vmlinux",
+        )
+}
+
+/// Whether a program is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Runs the binary with args; returns the output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run seccomp-recorder")
+}
+
+/// Runs the binary with args and extra environment.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run seccomp-recorder")
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// One step of a generated assembly program.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// `n` times the x86_64 syscall `nr` (no arguments).
+    Syscall64 { nr: u32, n: u32 },
+    /// `n` times the i386 syscall `nr` via `int 0x80`.
+    Int80 { nr: u32, n: u32 },
+    /// nanosleep for `ms` milliseconds.
+    SleepMs(u32),
+}
+
+/// Assembles and links a static x86_64 program without libc (binutils `as` + `ld`),
+/// performing `steps` then exit(0). Returns its path inside `dir`.
+pub fn asm_program(dir: &Path, name: &str, steps: &[Step]) -> PathBuf {
+    let mut text = String::from(".globl _start\n.text\n_start:\n");
+    let mut data = String::from(".data\n");
+    for (i, s) in steps.iter().enumerate() {
+        match *s {
+            Step::Syscall64 { nr, n } => text.push_str(&format!(
+                "    movq ${n}, %r12\n1{i}:\n    movq ${nr}, %rax\n    syscall\n    decq %r12\n    jnz 1{i}b\n"
+            )),
+            Step::Int80 { nr, n } => text.push_str(&format!(
+                "    movq ${n}, %r12\n1{i}:\n    movl ${nr}, %eax\n    int $0x80\n    decq %r12\n    jnz 1{i}b\n"
+            )),
+            Step::SleepMs(ms) => {
+                data.push_str(&format!(
+                    "ts{i}: .quad {}\n .quad {}\n",
+                    ms / 1000,
+                    (ms % 1000) as u64 * 1_000_000
+                ));
+                text.push_str(&format!(
+                    "    movq $35, %rax\n    leaq ts{i}(%rip), %rdi\n    xorq %rsi, %rsi\n    syscall\n"
+                ));
+            }
+        }
+    }
+    text.push_str("    movq $60, %rax\n    xorq %rdi, %rdi\n    syscall\n");
+    let src = dir.join(format!("{name}.s"));
+    std::fs::write(&src, format!("{text}{data}")).expect("write asm");
+    let obj = dir.join(format!("{name}.o"));
+    let exe = dir.join(name);
+    let st = Command::new("as").arg("-o").arg(&obj).arg(&src).status().expect("as");
+    assert!(st.success(), "as failed");
+    let st = Command::new("ld").arg("-o").arg(&exe).arg(&obj).status().expect("ld");
+    assert!(st.success(), "ld failed");
+    exe
+}
+
+/// Assembles a static i386 program (`as --32`, `ld -m elf_i386`, no libc) that makes
+/// each (nr, n) i386 syscall n times, then exits.
+pub fn i386_program(dir: &Path, name: &str, calls: &[(u32, u32)]) -> PathBuf {
+    let mut text = String::from(".globl _start\n.text\n_start:\n");
+    for (i, (nr, n)) in calls.iter().enumerate() {
+        text.push_str(&format!(
+            "    movl ${n}, %esi\n1{i}:\n    movl ${nr}, %eax\n    int $0x80\n    decl %esi\n    jnz 1{i}b\n"
+        ));
+    }
+    text.push_str("    movl $1, %eax\n    xorl %ebx, %ebx\n    int $0x80\n");
+    let src = dir.join(format!("{name}.s"));
+    std::fs::write(&src, text).expect("write asm");
+    let obj = dir.join(format!("{name}.o"));
+    let exe = dir.join(name);
+    let st = Command::new("as").args(["--32", "-o"]).arg(&obj).arg(&src).status().expect("as");
+    assert!(st.success(), "as --32 failed");
+    let st = Command::new("ld").args(["-m", "elf_i386", "-o"]).arg(&exe).arg(&obj).status().expect("ld");
+    assert!(st.success(), "ld -m elf_i386 failed");
+    exe
+}
+
+/// Parses a `--stats` file into (arch, name-or-nr, count) triples.
+pub fn read_stats(path: &Path) -> Vec<(String, String, u64)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read stats")).expect("stats json");
+    v["syscalls"]
+        .as_array()
+        .expect("syscalls array")
+        .iter()
+        .map(|s| {
+            let name = s["name"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| s["nr"].to_string());
+            (
+                s["arch"].as_str().expect("arch").to_owned(),
+                name,
+                s["count"].as_u64().expect("count"),
+            )
+        })
+        .collect()
+}
+
+/// Count of (arch, name) in stats, 0 when absent.
+pub fn count_of(stats: &[(String, String, u64)], arch: &str, name: &str) -> u64 {
+    stats
+        .iter()
+        .filter(|(a, n, _)| a == arch && n == name)
+        .map(|(_, _, c)| *c)
+        .sum()
+}
+
+/// The allowed names of a profile file.
+pub fn allowed_names(path: &Path) -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read profile")).expect("profile json");
+    let mut out = Vec::new();
+    for rule in v["syscalls"].as_array().cloned().unwrap_or_default() {
+        if rule["action"] == "SCMP_ACT_ALLOW" {
+            for n in rule["names"].as_array().cloned().unwrap_or_default() {
+                out.push(n.as_str().expect("name").to_owned());
+            }
+        }
+    }
+    out
+}
