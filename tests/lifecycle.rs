@@ -1,0 +1,112 @@
+//! The program is attached only while something is recorded, and `unload` removes it.
+//! Uses its own pin directory so that other test binaries cannot interfere.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Isolated {
+    bpf: PathBuf,
+    run: tempfile::TempDir,
+}
+
+impl Isolated {
+    fn new() -> Self {
+        Isolated {
+            bpf: PathBuf::from(format!("/sys/fs/bpf/seccomp-recorder-lifecycle-{}", std::process::id())),
+            run: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.env("SECCOMP_RECORDER_BPF_DIR", &self.bpf)
+            .env("SECCOMP_RECORDER_RUN_DIR", self.run.path());
+        c
+    }
+    fn pin_dir(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.bpf).ok()?.flatten().map(|e| e.path()).find(|p| p.is_dir())
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("unload").status();
+        let _ = std::fs::remove_dir_all(&self.bpf);
+    }
+}
+
+fn bpftool_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("bpftool").arg("-j").args(args).output().expect("bpftool");
+    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("bpftool json")
+}
+
+fn prog_id(pin: &Path) -> u64 {
+    bpftool_json(&["prog", "show", "pinned", pin.to_str().expect("utf8")])["id"]
+        .as_u64()
+        .expect("prog id")
+}
+
+fn links_of(prog: u64) -> usize {
+    bpftool_json(&["link", "list"])
+        .as_array()
+        .map(|a| a.iter().filter(|l| l["prog_id"].as_u64() == Some(prog)).count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn attached_only_while_recording_and_unload_removes_everything() {
+    if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
+        return;
+    }
+    let iso = Isolated::new();
+    let mut child = iso
+        .cmd()
+        .args(["record", "-o", "/dev/null", "--", "sleep", "2"])
+        .spawn()
+        .expect("spawn record");
+    // Wait for the link to appear.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dir = loop {
+        if let Some(d) = iso.pin_dir() {
+            if d.join("link").exists() {
+                break d;
+            }
+        }
+        assert!(Instant::now() < deadline, "program never attached");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let id = prog_id(&dir.join("prog"));
+    assert_eq!(links_of(id), 1, "one link while recording");
+    assert!(child.wait().expect("wait").success());
+
+    // Recording over: no link in the kernel, none pinned.
+    assert!(!dir.join("link").exists(), "link pin left behind");
+    assert_eq!(links_of(id), 0, "program still attached after the last recording");
+
+    // unload removes program and maps.
+    let out = iso.cmd().arg("unload").output().expect("unload");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.exists(), "pins left behind after unload");
+    let shown = Command::new("bpftool")
+        .args(["prog", "show", "id", &id.to_string()])
+        .output()
+        .expect("bpftool");
+    // The kernel frees the program shortly after its last reference goes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut gone = !shown.status.success();
+    while !gone && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        gone = !Command::new("bpftool")
+            .args(["prog", "show", "id", &id.to_string()])
+            .output()
+            .expect("bpftool")
+            .status
+            .success();
+    }
+    assert!(gone, "program {id} still loaded after unload");
+}
