@@ -81,6 +81,13 @@ mod program {
         0
     }
 
+    /// Does nothing: attached by the benchmark to measure the irreducible cost of any
+    /// program on `sys_enter` (the floor ours is compared with).
+    #[raw_tracepoint(tracepoint = "sys_enter")]
+    pub fn sys_enter_empty(_ctx: RawTracePointContext) -> i32 {
+        0
+    }
+
     /// The slot of the deepest recorded cgroup that contains the current task.
     #[inline(always)]
     fn find_slot(cfg: &Config) -> Option<u32> {

@@ -249,7 +249,10 @@ mod tests {
     use super::*;
 
     /// Builds a little-endian BTF blob: types given as (kind, name, vlen, size, members).
-    fn blob(types: &[(u32, &str, Vec<(&str, u32, u32)>)]) -> Vec<u8> {
+    /// (member name, type id, bit offset)
+    type TestMember<'a> = (&'a str, u32, u32);
+
+    fn blob(types: &[(u32, &str, Vec<TestMember<'_>>)]) -> Vec<u8> {
         let mut strings = vec![0u8];
         let mut add = |s: &str| {
             let off = strings.len() as u32;

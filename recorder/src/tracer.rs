@@ -845,6 +845,36 @@ pub fn unload(paths: &TracerPaths) -> Result<bool, TracerError> {
     Ok(true)
 }
 
+/// The empty program of the object attached to `sys_enter`, for benchmarks: the
+/// irreducible cost of having any program there. Detached when dropped.
+pub struct FloorProgram {
+    _ebpf: aya::Ebpf,
+}
+
+impl FloorProgram {
+    /// Loads and attaches the empty program.
+    pub fn attach() -> Result<Self, TracerError> {
+        require_root()?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(None)
+            .load(OBJECT)
+            .map_err(|e| TracerError::Load(Box::new(e)))?;
+        let program: &mut RawTracePoint = ebpf
+            .program_mut("sys_enter_empty")
+            .ok_or_else(|| TracerError::Program {
+                what: "program sys_enter_empty missing from the eBPF object",
+                source: Box::new(ProgramError::NotLoaded),
+            })?
+            .try_into()
+            .map_err(prog_err("sys_enter_empty is not a raw tracepoint program"))?;
+        program.load().map_err(prog_err("verifier rejected sys_enter_empty"))?;
+        program
+            .attach("sys_enter")
+            .map_err(prog_err("cannot attach to raw tracepoint sys_enter"))?;
+        Ok(FloorProgram { _ebpf: ebpf })
+    }
+}
+
 fn bucket_of(id: u64, probe: u32) -> u32 {
     (id as u32).wrapping_add(probe) & (CGROUP_BUCKETS - 1)
 }
