@@ -83,8 +83,10 @@ pub struct SlotState {
     pub cgroup_id: u64,
     /// Its level in the cgroup v2 hierarchy.
     pub level: u32,
-    /// Padding, always zero.
-    pub _pad: u32,
+    /// Set by the program when a seccomp filter load started the recording: from then
+    /// on only tasks that run under a seccomp filter count (a runtime's `exec` helpers
+    /// join the cgroup before they load the container's filter).
+    pub filtered_only: u32,
 }
 
 /// Key of the first-use map: which counter went from zero to one.

@@ -40,6 +40,12 @@ mod program {
     /// Non-zero on x86_64, where syscall ids with bit 30 are x32 calls.
     #[unsafe(no_mangle)]
     static X32_ENABLED: u32 = 0;
+    /// Byte offset of `task_struct.seccomp.mode`.
+    #[unsafe(no_mangle)]
+    static SECCOMP_MODE_OFFSET: u32 = 0;
+    /// Non-zero when `SECCOMP_MODE_OFFSET` is known (CONFIG_SECCOMP kernels).
+    #[unsafe(no_mangle)]
+    static SECCOMP_MODE_KNOWN: u32 = 0;
     /// Per ABI: syscall numbers of execve, execveat, seccomp, prctl.
     #[unsafe(no_mangle)]
     static TRIGGER_NRS: [[u32; 4]; 3] = [[u32::MAX; 4]; 3];
@@ -51,6 +57,19 @@ mod program {
     const SECCOMP_SET_MODE_FILTER: u64 = 1;
     const PR_SET_SECCOMP: u64 = 22;
     const SECCOMP_MODE_FILTER: u64 = 2;
+    const TASK_SECCOMP_MODE_FILTER: i32 = 2;
+
+    /// Whether the current task runs under a seccomp filter.
+    #[inline(always)]
+    fn task_filtered() -> bool {
+        let off = global(&SECCOMP_MODE_OFFSET);
+        // SAFETY: helper call; the pointer is only read through the probe helper.
+        let task = unsafe { bpf_get_current_task() } as *const u8;
+        // SAFETY: probe read tolerates faults.
+        let mode =
+            unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const i32) }.unwrap_or(0);
+        mode == TASK_SECCOMP_MODE_FILTER
+    }
 
     #[map(name = "CONFIG")]
     static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
@@ -205,11 +224,18 @@ mod program {
             if !start {
                 return Ok(());
             }
+            // SAFETY: plain helper call.
             st.started_ns = unsafe { bpf_ktime_get_ns() };
+            if !counts && global(&SECCOMP_MODE_KNOWN) != 0 {
+                // Started by the runtime's filter load.
+                st.filtered_only = 1;
+            }
             st.state = SLOT_RECORDING;
             if !counts {
                 return Ok(());
             }
+        } else if st.filtered_only != 0 && !task_filtered() {
+            return Ok(());
         }
         count(slot, abi, nr);
         Ok(())

@@ -222,26 +222,53 @@ pub struct CompatProbe {
     pub mask: u32,
 }
 
-/// Finds the compat marker for the architecture this binary runs on, from the BTF
-/// file at `path`. `Ok(None)` on architectures without a compat ABI we know.
-pub fn compat_probe(path: &Path) -> Result<Option<CompatProbe>, BtfError> {
-    let spec: (&[&str], u32) = match std::env::consts::ARCH {
-        // TS_COMPAT in thread_info.status; thread_info is embedded in task_struct.
-        "x86_64" => (&["task_struct", "thread_info", "status"], 0x2),
-        // _TIF_32BIT (bit 22) in thread_info.flags (little endian: low word).
-        "aarch64" => (&["task_struct", "thread_info", "flags"], 1 << 22),
-        _ => return Ok(None),
-    };
-    let data = std::fs::read(path).map_err(|source| BtfError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let btf = Btf::parse(&data)?;
-    let offset = btf.offset_of(spec.0)?;
-    Ok(Some(CompatProbe {
-        offset,
-        mask: spec.1,
-    }))
+/// What the program needs to know about the running kernel's `task_struct`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// Where a compat task is marked, on architectures with a compat ABI we know.
+    pub compat: Option<CompatProbe>,
+    /// Byte offset of `task_struct.seccomp.mode`, `None` on kernels without seccomp.
+    pub seccomp_mode: Option<u32>,
+}
+
+impl KernelOffsets {
+    /// Reads the offsets for the architecture this binary runs on from the BTF file
+    /// at `path` (one pass over the file per lookup, no type graph).
+    pub fn read(path: &Path) -> Result<Self, BtfError> {
+        let data = std::fs::read(path).map_err(|source| BtfError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let btf = Btf::parse(&data)?;
+        Self::from_btf(&btf, std::env::consts::ARCH)
+    }
+
+    /// The offsets in `btf` for architecture `arch` (pure).
+    pub fn from_btf(btf: &Btf<'_>, arch: &str) -> Result<Self, BtfError> {
+        let spec: Option<(&[&str], u32)> = match arch {
+            // TS_COMPAT in thread_info.status; thread_info is embedded in task_struct.
+            "x86_64" => Some((&["task_struct", "thread_info", "status"], 0x2)),
+            // _TIF_32BIT (bit 22) in thread_info.flags (little endian: low word).
+            "aarch64" => Some((&["task_struct", "thread_info", "flags"], 1 << 22)),
+            _ => None,
+        };
+        let compat = match spec {
+            Some((path, mask)) => Some(CompatProbe {
+                offset: btf.offset_of(path)?,
+                mask,
+            }),
+            None => None,
+        };
+        let seccomp_mode = match btf.offset_of(&["task_struct", "seccomp", "mode"]) {
+            Ok(off) => Some(off),
+            Err(BtfError::MissingMember { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(KernelOffsets {
+            compat,
+            seccomp_mode,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -322,8 +349,11 @@ mod tests {
             eprintln!("skipped: {VMLINUX_BTF} missing");
             return;
         }
-        if let Some(p) = compat_probe(path).expect("probe") {
-            assert!(p.offset > 0 && p.offset < 64 * 1024, "offset {}", p.offset);
+        let k = KernelOffsets::read(path).expect("offsets");
+        if let Some(p) = k.compat {
+            assert!(p.offset < 64 * 1024, "offset {}", p.offset);
         }
+        let mode = k.seccomp_mode.expect("kernel has seccomp");
+        assert!(mode > 0 && mode < 64 * 1024, "offset {mode}");
     }
 }

@@ -363,11 +363,12 @@ fn arg_offsets(arch: Option<Arch>) -> [u32; 3] {
 /// Loads the program with this host's parameters and pins program and maps in `dir`.
 fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
     let abis = HostAbis::host()?;
-    let compat = match abis.compat {
-        Some(_) => btf::compat_probe(&paths.btf)?,
-        None => None,
-    };
+    let kernel = btf::KernelOffsets::read(&paths.btf)?;
+    let compat = if abis.compat.is_some() { kernel.compat } else { None };
     let CompatProbe { offset, mask } = compat.unwrap_or(CompatProbe { offset: 0, mask: 0 });
+    let seccomp_mode = kernel.seccomp_mode;
+    let seccomp_known = u32::from(seccomp_mode.is_some());
+    let seccomp_offset = seccomp_mode.unwrap_or(0);
     let x32: u32 = u32::from(abis.x32.is_some());
     let triggers = [
         trigger_nrs(Some(abis.native)),
@@ -391,6 +392,8 @@ fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
         .override_global("COMPAT_OFFSET", &offset, true)
         .override_global("COMPAT_MASK", &mask, true)
         .override_global("X32_ENABLED", &x32, true)
+        .override_global("SECCOMP_MODE_OFFSET", &seccomp_offset, true)
+        .override_global("SECCOMP_MODE_KNOWN", &seccomp_known, true)
         .override_global("TRIGGER_NRS", &triggers_arr, true)
         .override_global("ARG_OFFSETS", &offsets_arr, true);
     let mut ebpf = loader
@@ -579,7 +582,7 @@ impl Tracer {
             started_ns: if mode == StartMode::Now { monotonic_ns() } else { 0 },
             cgroup_id: cgroup.0,
             level,
-            _pad: 0,
+            filtered_only: 0,
         };
         self.slots
             .set(slot, state, 0)
