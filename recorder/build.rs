@@ -1,6 +1,5 @@
 use anyhow::{anyhow, Context as _};
 
-
 fn main() -> anyhow::Result<()> {
     let cargo_metadata::Metadata { packages, .. } = cargo_metadata::MetadataCommand::new()
         .no_deps()

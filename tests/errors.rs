@@ -8,7 +8,11 @@ use common::*;
 
 fn one_line(o: &std::process::Output) -> String {
     let err = stderr(o);
-    assert_eq!(err.trim_end().lines().count(), 1, "expected one line, got: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "expected one line, got: {err}"
+    );
     assert!(err.starts_with("seccomp-recorder: "), "{err}");
     err
 }
@@ -31,8 +35,18 @@ fn unknown_syscall_name_is_65() {
 fn malformed_profile_is_66() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("bad.json");
-    std::fs::write(&p, "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [ {\"names\": [\"read\"] ").expect("write");
-    let o = run(&["enforce", "--profile", p.to_str().expect("utf8"), "--", "true"]);
+    std::fs::write(
+        &p,
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [ {\"names\": [\"read\"] ",
+    )
+    .expect("write");
+    let o = run(&[
+        "enforce",
+        "--profile",
+        p.to_str().expect("utf8"),
+        "--",
+        "true",
+    ]);
     assert_eq!(o.status.code(), Some(66));
     assert!(one_line(&o).contains("bad.json"));
 }
@@ -49,13 +63,19 @@ fn missing_btf_is_69() {
         &[
             ("SECCOMP_RECORDER_BTF", "/nonexistent/vmlinux"),
             ("SECCOMP_RECORDER_BPF_DIR", &bpf),
-            ("SECCOMP_RECORDER_RUN_DIR", run_dir.path().to_str().expect("utf8")),
+            (
+                "SECCOMP_RECORDER_RUN_DIR",
+                run_dir.path().to_str().expect("utf8"),
+            ),
         ],
     );
     let _ = std::fs::remove_dir_all(&bpf);
     assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
     let line = one_line(&o);
-    assert!(line.contains("BTF") && line.contains("/nonexistent/vmlinux"), "{line}");
+    assert!(
+        line.contains("BTF") && line.contains("/nonexistent/vmlinux"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -17,7 +17,10 @@ struct Isolated {
 impl Isolated {
     fn new() -> Self {
         Isolated {
-            bpf: PathBuf::from(format!("/sys/fs/bpf/seccomp-recorder-lifecycle-{}", std::process::id())),
+            bpf: PathBuf::from(format!(
+                "/sys/fs/bpf/seccomp-recorder-lifecycle-{}",
+                std::process::id()
+            )),
             run: tempfile::tempdir().expect("tempdir"),
         }
     }
@@ -28,7 +31,11 @@ impl Isolated {
         c
     }
     fn pin_dir(&self) -> Option<PathBuf> {
-        std::fs::read_dir(&self.bpf).ok()?.flatten().map(|e| e.path()).find(|p| p.is_dir())
+        std::fs::read_dir(&self.bpf)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.is_dir())
     }
 }
 
@@ -40,7 +47,11 @@ impl Drop for Isolated {
 }
 
 fn bpftool_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("bpftool").arg("-j").args(args).output().expect("bpftool");
+    let out = Command::new("bpftool")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("bpftool");
     assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("bpftool json")
 }
@@ -54,7 +65,11 @@ fn prog_id(pin: &Path) -> u64 {
 fn links_of(prog: u64) -> usize {
     bpftool_json(&["link", "list"])
         .as_array()
-        .map(|a| a.iter().filter(|l| l["prog_id"].as_u64() == Some(prog)).count())
+        .map(|a| {
+            a.iter()
+                .filter(|l| l["prog_id"].as_u64() == Some(prog))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -86,7 +101,11 @@ fn attached_only_while_recording_and_unload_removes_everything() {
 
     // Recording over: no link in the kernel, none pinned.
     assert!(!dir.join("link").exists(), "link pin left behind");
-    assert_eq!(links_of(id), 0, "program still attached after the last recording");
+    assert_eq!(
+        links_of(id),
+        0,
+        "program still attached after the last recording"
+    );
 
     // unload removes program and maps.
     let out = iso.cmd().arg("unload").output().expect("unload");

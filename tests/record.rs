@@ -10,7 +10,11 @@ use common::*;
 const X64: &str = "SCMP_ARCH_X86_64";
 const X86: &str = "SCMP_ARCH_X86";
 
-fn record(dir: &Path, tag: &str, cmd: &[&str]) -> (std::process::Output, std::path::PathBuf, std::path::PathBuf) {
+fn record(
+    dir: &Path,
+    tag: &str,
+    cmd: &[&str],
+) -> (std::process::Output, std::path::PathBuf, std::path::PathBuf) {
     let profile = dir.join(format!("{tag}.json"));
     let stats = dir.join(format!("{tag}.stats.json"));
     let mut args = vec![
@@ -47,7 +51,14 @@ fn a_million_getppid_are_counted_exactly() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let exe = asm_program(dir.path(), "loop", &[Step::Syscall64 { nr: 110, n: 1_000_000 }]);
+    let exe = asm_program(
+        dir.path(),
+        "loop",
+        &[Step::Syscall64 {
+            nr: 110,
+            n: 1_000_000,
+        }],
+    );
     let (out, _, stats) = record(dir.path(), "loop", &[exe.to_str().expect("utf8")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let s = read_stats(&stats);
@@ -69,18 +80,30 @@ fn concurrent_recordings_do_not_leak_into_each_other() {
         dir.path(),
         "a",
         &[
-            Step::Syscall64 { nr: 110, n: 300_000 },
+            Step::Syscall64 {
+                nr: 110,
+                n: 300_000,
+            },
             Step::SleepMs(400),
-            Step::Syscall64 { nr: 110, n: 300_000 },
+            Step::Syscall64 {
+                nr: 110,
+                n: 300_000,
+            },
         ],
     );
     let b = asm_program(
         dir.path(),
         "b",
         &[
-            Step::Syscall64 { nr: 107, n: 200_000 },
+            Step::Syscall64 {
+                nr: 107,
+                n: 200_000,
+            },
             Step::SleepMs(400),
-            Step::Syscall64 { nr: 107, n: 200_000 },
+            Step::Syscall64 {
+                nr: 107,
+                n: 200_000,
+            },
         ],
     );
     let spawn = |exe: &Path, tag: &str| {
@@ -126,7 +149,11 @@ fn i386_program_is_recorded_under_scmp_arch_x86_with_i386_names() {
     assert_eq!(count_of(&s, X86, "exit"), 1, "{s:?}");
     // The exec itself is made by the 64-bit parent side of execve.
     assert_eq!(count_of(&s, X64, "execve"), 1, "{s:?}");
-    assert!(!s.iter().any(|(a, n, _)| a == X64 && (n == "writev" || n == "uname")), "{s:?}");
+    assert!(
+        !s.iter()
+            .any(|(a, n, _)| a == X64 && (n == "writev" || n == "uname")),
+        "{s:?}"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&profile).expect("profile")).expect("json");
     assert_eq!(v["architectures"], serde_json::json!([X64, X86]));
@@ -197,15 +224,25 @@ fn sigterm_is_forwarded_and_the_cgroup_removed() {
                 break d;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "recorder never started sleep");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "recorder never started sleep"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     // SAFETY: kill(2) on our child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(128 + 15));
-    assert!(allowed_names(&profile).contains(&"clock_nanosleep".to_owned()) || allowed_names(&profile).contains(&"nanosleep".to_owned()));
-    assert!(!cgroup_dir.exists(), "cgroup {} left behind", cgroup_dir.display());
+    assert!(
+        allowed_names(&profile).contains(&"clock_nanosleep".to_owned())
+            || allowed_names(&profile).contains(&"nanosleep".to_owned())
+    );
+    assert!(
+        !cgroup_dir.exists(),
+        "cgroup {} left behind",
+        cgroup_dir.display()
+    );
 }
 
 #[test]
@@ -237,7 +274,8 @@ fn cgroup2_root() -> String {
     mi.lines()
         .find_map(|l| {
             let (left, right) = l.split_once(" - ")?;
-            (right.split_whitespace().next()? == "cgroup2").then(|| left.split_whitespace().nth(4).map(str::to_owned))?
+            (right.split_whitespace().next()? == "cgroup2")
+                .then(|| left.split_whitespace().nth(4).map(str::to_owned))?
         })
         .expect("cgroup2 mount")
 }
@@ -259,4 +297,67 @@ fn find_dir_named(root: &Path, name: &str, depth: u32) -> Option<std::path::Path
         }
     }
     None
+}
+
+#[test]
+fn recorded_profile_enforced_lets_the_command_run_and_denies_the_rest() {
+    if !can_record()
+        || !prerequisite(
+            Path::new("/bin/busybox").exists(),
+            "busybox (apt-get install busybox-static)",
+        )
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = "echo recorded; ls / > /dev/null";
+    for (errno, message) in [
+        ("ENOSYS", "Function not implemented"),
+        ("EPERM", "Operation not permitted"),
+    ] {
+        let profile = dir.path().join(format!("busybox-{errno}.json"));
+        let out = run(&[
+            "record",
+            "--default-errno",
+            errno,
+            "-o",
+            profile.to_str().expect("utf8"),
+            "--",
+            "busybox",
+            "sh",
+            "-c",
+            workload,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!allowed_names(&profile).contains(&"mkdir".to_owned()));
+        // The same command under its own profile succeeds.
+        let out = run(&[
+            "enforce",
+            "--profile",
+            profile.to_str().expect("utf8"),
+            "--",
+            "busybox",
+            "sh",
+            "-c",
+            workload,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "recorded\n");
+        // A syscall the recording never made gets the configured errno.
+        let target = dir.path().join(format!("denied-{errno}"));
+        let script = format!("{workload}; mkdir {}", target.display());
+        let out = run(&[
+            "enforce",
+            "--profile",
+            profile.to_str().expect("utf8"),
+            "--",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(message), "{errno}: {}", stderr(&out));
+        assert!(!target.exists());
+    }
 }

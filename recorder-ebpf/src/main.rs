@@ -23,10 +23,9 @@ mod program {
         programs::RawTracePointContext,
     };
     use recorder_ebpf::{
-        counter_row, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT,
-        ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, MAX_LEVELS,
-        MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_RECORDING, START_AT_EXEC,
-        START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        counter_row, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT, ABI_COUNT,
+        ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW,
+        SLOT_ARMED, SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -78,8 +77,7 @@ mod program {
     #[map(name = "SLOTS")]
     static SLOTS: Array<SlotState> = Array::with_max_entries(MAX_RECORDINGS, 0);
     #[map(name = "COUNTS")]
-    static COUNTS: Array<[u64; NR_ROW]> =
-        Array::with_max_entries(MAX_RECORDINGS * ABI_COUNT, 0);
+    static COUNTS: Array<[u64; NR_ROW]> = Array::with_max_entries(MAX_RECORDINGS * ABI_COUNT, 0);
     /// Counts of ids that do not fit a row (negative ids, ARM private calls, ...).
     #[map(name = "OVERFLOW")]
     static OVERFLOW: HashMap<FirstUseKey, u64> = HashMap::with_max_entries(4096, 0);
@@ -171,13 +169,20 @@ mod program {
             // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): probes pass a NULL prog.
             let op = read_arg(ctx, abi, 0) as u32 as u64;
             let prog = read_arg(ctx, abi, 2);
-            let prog = if abi == ABI_COMPAT { prog as u32 as u64 } else { prog };
+            let prog = if abi == ABI_COMPAT {
+                prog as u32 as u64
+            } else {
+                prog
+            };
             return (op == SECCOMP_SET_MODE_FILTER && prog != 0, false);
         }
         if nr == t[3] {
             let option = read_arg(ctx, abi, 0) as u32 as u64;
             let mode_arg = read_arg(ctx, abi, 1) as u32 as u64;
-            return (option == PR_SET_SECCOMP && mode_arg == SECCOMP_MODE_FILTER, false);
+            return (
+                option == PR_SET_SECCOMP && mode_arg == SECCOMP_MODE_FILTER,
+                false,
+            );
         }
         (false, false)
     }
@@ -193,8 +198,8 @@ mod program {
             // SAFETY: helper call; the returned pointer is only read through the probe helper.
             let task = unsafe { bpf_get_current_task() } as *const u8;
             // SAFETY: probe read tolerates faults.
-            let word = unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }
-                .unwrap_or(0);
+            let word =
+                unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }.unwrap_or(0);
             if word & mask != 0 {
                 return (ABI_COMPAT, id);
             }
@@ -251,7 +256,11 @@ mod program {
         };
         if nr >= NR_ROW as u64 {
             let key = FirstUseKey {
-                nr: if nr > u32::MAX as u64 { u32::MAX } else { nr as u32 },
+                nr: if nr > u32::MAX as u64 {
+                    u32::MAX
+                } else {
+                    nr as u32
+                },
                 ..key
             };
             match OVERFLOW.get_ptr_mut(&key) {

@@ -118,10 +118,10 @@ impl<'a> Btf<'a> {
             let kind = (info >> 24) & 0x1f;
             let kind_flag = info >> 31 == 1;
             let extra = match kind {
-                1 | 14 | 17 => 4,                     // INT, VAR, DECL_TAG
-                3 => 12,                              // ARRAY
+                1 | 14 | 17 => 4,                      // INT, VAR, DECL_TAG
+                3 => 12,                               // ARRAY
                 4 | 5 | 15 | 19 => 12 * vlen as usize, // STRUCT, UNION, DATASEC, ENUM64
-                6 | 13 => 8 * vlen as usize,          // ENUM, FUNC_PROTO
+                6 | 13 => 8 * vlen as usize,           // ENUM, FUNC_PROTO
                 2 | 7..=12 | 16 | 18 => 0,
                 _ => return Err(BtfError::Malformed("unknown type kind")),
             };
@@ -188,12 +188,12 @@ impl<'a> Btf<'a> {
         let mut parent = (*second).to_owned();
         for name in rest {
             let want = m.type_id;
-            m = self
-                .members_of(|id, _| id == want, name)?
-                .ok_or_else(|| BtfError::MissingMember {
+            m = self.members_of(|id, _| id == want, name)?.ok_or_else(|| {
+                BtfError::MissingMember {
                     strukt: parent.clone(),
                     member: (*name).to_owned(),
-                })?;
+                }
+            })?;
             total += m.offset;
             parent = (*name).to_owned();
         }
@@ -324,21 +324,36 @@ mod tests {
     fn nested_member_offsets_add_up() {
         // type 2: thread_info { flags @0, status @128 bits }, type 3: task_struct
         let data = blob(&[
-            (KIND_STRUCT, "thread_info", vec![("flags", 1, 0), ("status", 1, 128)]),
-            (KIND_STRUCT, "task_struct", vec![("pad", 1, 0), ("thread_info", 2, 64)]),
+            (
+                KIND_STRUCT,
+                "thread_info",
+                vec![("flags", 1, 0), ("status", 1, 128)],
+            ),
+            (
+                KIND_STRUCT,
+                "task_struct",
+                vec![("pad", 1, 0), ("thread_info", 2, 64)],
+            ),
         ]);
         let btf = Btf::parse(&data).expect("parse");
         assert_eq!(
-            btf.offset_of(&["task_struct", "thread_info", "status"]).expect("offset"),
+            btf.offset_of(&["task_struct", "thread_info", "status"])
+                .expect("offset"),
             8 + 16
         );
         let err = btf.offset_of(&["task_struct", "nope"]).unwrap_err();
-        assert_eq!(err.to_string(), "kernel BTF has no member 'nope' in struct task_struct");
+        assert_eq!(
+            err.to_string(),
+            "kernel BTF has no member 'nope' in struct task_struct"
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(Btf::parse(b"not btf at all, not btf at all"), Err(BtfError::Malformed(_))));
+        assert!(matches!(
+            Btf::parse(b"not btf at all, not btf at all"),
+            Err(BtfError::Malformed(_))
+        ));
         assert!(matches!(Btf::parse(b"x"), Err(BtfError::Malformed(_))));
     }
 

@@ -264,16 +264,28 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/unified"))
         );
         let pure = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(cgroup2_mount_from_mountinfo(pure), Some(PathBuf::from("/sys/fs/cgroup")));
-        assert_eq!(cgroup2_mount_from_mountinfo("30 23 0:26 / /x rw - ext4 /dev/sda rw\n"), None);
+        assert_eq!(
+            cgroup2_mount_from_mountinfo(pure),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
+        assert_eq!(
+            cgroup2_mount_from_mountinfo("30 23 0:26 / /x rw - ext4 /dev/sda rw\n"),
+            None
+        );
         let escaped = "30 23 0:26 / /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(cgroup2_mount_from_mountinfo(escaped), Some(PathBuf::from("/mnt/my cg")));
+        assert_eq!(
+            cgroup2_mount_from_mountinfo(escaped),
+            Some(PathBuf::from("/mnt/my cg"))
+        );
     }
 
     #[test]
     fn parses_proc_cgroup_and_levels() {
         let text = "12:pids:/user.slice\n1:name=systemd:/\n0::/user.slice/session-1.scope\n";
-        assert_eq!(cgroup2_path_from_proc(text).as_deref(), Some("/user.slice/session-1.scope"));
+        assert_eq!(
+            cgroup2_path_from_proc(text).as_deref(),
+            Some("/user.slice/session-1.scope")
+        );
         assert_eq!(cgroup2_path_from_proc("1:cpu:/\n"), None);
         assert_eq!(level_of("/"), 0);
         assert_eq!(level_of("/a/b"), 2);

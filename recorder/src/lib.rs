@@ -3,13 +3,17 @@
 //! into a tight, default-deny seccomp profile.
 #![warn(missing_docs)]
 
+pub mod annotations;
 pub mod btf;
 pub mod cgroup;
 pub mod cmd_syscalls;
+pub mod enforce;
 pub mod exit;
 pub mod observability;
+pub mod outdir;
 pub mod output;
 pub mod profile;
+pub mod profile_file;
 pub mod record;
 pub mod syscalls;
 pub mod tracer;

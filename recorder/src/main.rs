@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
-use seccomp_recorder::{cmd_syscalls, record, tracer};
+use seccomp_recorder::{cmd_syscalls, enforce, record, tracer};
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
@@ -19,6 +19,9 @@ struct Cli {
 enum Cmd {
     /// Run CMD in a fresh cgroup, record its syscalls from its exec on, write the profile.
     Record(record::RecordArgs),
+    /// Apply a seccomp profile to CMD (no_new_privs, load the filter, exec), e.g. to
+    /// prove a recorded profile outside containers.
+    Enforce(enforce::EnforceArgs),
     /// Look up syscall numbers and names per architecture (like ausyscall).
     Syscalls(cmd_syscalls::SyscallsArgs),
     /// Remove the pinned eBPF program and maps when no recording is active.
@@ -30,7 +33,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Category::Usage.code() } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Category::Usage.code()
+            } else {
+                0
+            });
         }
     };
     observability::init(LogTarget::Stderr);
@@ -46,6 +53,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Cmd::Record(args) => Ok(record::run(&args)?),
+        Cmd::Enforce(args) => match enforce::run(&args)? {},
         Cmd::Syscalls(args) => {
             cmd_syscalls::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
@@ -92,7 +100,9 @@ fn category_of(err: &anyhow::Error) -> Category {
             seccomp_recorder::btf::BtfError,
             seccomp_recorder::output::WriteError,
             seccomp_recorder::syscalls::SyscallError,
-            cmd_syscalls::SyscallsError
+            cmd_syscalls::SyscallsError,
+            enforce::EnforceError,
+            seccomp_recorder::profile_file::ProfileFileError
         );
     }
     Category::Internal

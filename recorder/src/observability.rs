@@ -21,8 +21,8 @@ pub const DEFAULT_HOOK_LOG: &str = "/var/log/seccomp-recorder.log";
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(target: LogTarget) {
-    let filter = EnvFilter::try_from_env("SECCOMP_RECORDER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_env("SECCOMP_RECORDER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     match target {
         LogTarget::Stderr => {
             let _ = tracing_subscriber::fmt()
@@ -36,7 +36,11 @@ pub fn init(target: LogTarget) {
             let path = std::env::var_os("SECCOMP_RECORDER_LOG_FILE")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| Path::new(DEFAULT_HOOK_LOG).to_owned());
-            match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+            {
                 Ok(file) => {
                     let _ = tracing_subscriber::fmt()
                         .with_env_filter(filter)

@@ -118,7 +118,11 @@ fn assemble(errno: u32, arches: Vec<OciArch>, syscalls: Vec<LinuxSyscall>) -> Li
     p.set_default_action(LinuxSeccompAction::ScmpActErrno);
     p.set_default_errno_ret(Some(errno));
     p.set_architectures(Some(arches));
-    p.set_syscalls(if syscalls.is_empty() { None } else { Some(syscalls) });
+    p.set_syscalls(if syscalls.is_empty() {
+        None
+    } else {
+        Some(syscalls)
+    });
     p
 }
 
@@ -186,15 +190,25 @@ mod tests {
     #[test]
     fn allows_exactly_the_recorded_names_sorted() {
         let built = build(
-            &[rec(Arch::X86_64, 162, 1), rec(Arch::X86_64, 0, 5), rec(Arch::X86_64, 110, 0)],
+            &[
+                rec(Arch::X86_64, 162, 1),
+                rec(Arch::X86_64, 0, 5),
+                rec(Arch::X86_64, 110, 0),
+            ],
             &opts(),
         );
         let json: serde_json::Value =
             serde_json::from_str(&to_json(&built.profile).expect("json")).expect("json");
         assert_eq!(json["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(json["defaultErrnoRet"], 38);
-        assert_eq!(json["architectures"], serde_json::json!(["SCMP_ARCH_X86_64"]));
-        assert_eq!(json["syscalls"][0]["names"], serde_json::json!(["read", "sync"]));
+        assert_eq!(
+            json["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64"])
+        );
+        assert_eq!(
+            json["syscalls"][0]["names"],
+            serde_json::json!(["read", "sync"])
+        );
         assert_eq!(json["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
         assert!(built.unnamed.is_empty());
     }
@@ -214,15 +228,25 @@ mod tests {
 
     #[test]
     fn byte_identical_for_the_same_set_in_any_order() {
-        let a = [rec(Arch::X86_64, 1, 3), rec(Arch::X86_64, 60, 1), rec(Arch::X86, 1, 1)];
+        let a = [
+            rec(Arch::X86_64, 1, 3),
+            rec(Arch::X86_64, 60, 1),
+            rec(Arch::X86, 1, 1),
+        ];
         let mut b = a;
         b.reverse();
-        assert_eq!(to_json(&build(&a, &opts()).profile).expect("a"), to_json(&build(&b, &opts()).profile).expect("b"));
+        assert_eq!(
+            to_json(&build(&a, &opts()).profile).expect("a"),
+            to_json(&build(&b, &opts()).profile).expect("b")
+        );
     }
 
     #[test]
     fn unnamed_numbers_are_reported_not_allowed() {
-        let built = build(&[rec(Arch::X86_64, 999, 2), rec(Arch::X86_64, 1, 1)], &opts());
+        let built = build(
+            &[rec(Arch::X86_64, 999, 2), rec(Arch::X86_64, 1, 1)],
+            &opts(),
+        );
         assert_eq!(built.unnamed, vec![(Arch::X86_64, 999)]);
         let s = stats(&[rec(Arch::X86_64, 999, 2)]);
         assert_eq!(s.syscalls[0].name, None);

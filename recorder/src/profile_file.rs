@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use oci_spec::runtime::{
-    Arch as OciArch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
-    LinuxSeccompOperator, LinuxSyscall,
+    Arch as OciArch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder,
+    LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
 };
 use serde::Deserialize;
 
@@ -275,6 +275,26 @@ pub enum ProfileErrorKind {
         /// The name found.
         op: String,
     },
+    /// A podman `errno`/`defaultErrno` that is neither a number nor an errno name.
+    #[error("{at}: unknown errno '{name}'")]
+    UnknownErrno {
+        /// `defaultErrno` or the rule.
+        at: Location,
+        /// The name found.
+        name: String,
+    },
+    /// podman's `errno` and the runtime spec's `errnoRet` say different things.
+    #[error("{at}: errno '{name}' ({value}) and errnoRet {number} disagree")]
+    ErrnoDisagrees {
+        /// `defaultErrno` or the rule.
+        at: Location,
+        /// The name found.
+        name: String,
+        /// Its value.
+        value: u32,
+        /// The errnoRet found.
+        number: u32,
+    },
     /// A flag that is not a `SECCOMP_FILTER_FLAG_*` flag the runtime spec knows.
     #[error("unknown flag '{0}' (known: SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)")]
     UnknownFlag(String),
@@ -306,7 +326,9 @@ pub enum ProfileErrorKind {
         key: String,
     },
     /// A capability name in `includes.caps`/`excludes.caps` that is not a `CAP_*` name.
-    #[error("{rule}: {filter}.caps: unknown capability '{cap}' (expected names like CAP_SYS_ADMIN)")]
+    #[error(
+        "{rule}: {filter}.caps: unknown capability '{cap}' (expected names like CAP_SYS_ADMIN)"
+    )]
     UnknownCapability {
         /// The rule.
         rule: RuleRef,
@@ -325,6 +347,9 @@ pub enum ProfileErrorKind {
         /// The value found.
         value: String,
     },
+    /// oci-spec could not build a value (all its fields have defaults: not expected).
+    #[error("cannot represent the profile with oci-spec types")]
+    Represent(#[source] oci_spec::OciSpecError),
     /// A condition needs a host fact that could not be read.
     #[error("{rule}: cannot evaluate {filter}.{key}: {what} could not be read on this host")]
     HostFactUnavailable {
@@ -386,9 +411,9 @@ impl Categorized for ProfileFileError {
     fn category(&self) -> Category {
         match self.kind {
             ProfileErrorKind::Read(_) => Category::Io,
-            ProfileErrorKind::UnknownArch { .. } | ProfileErrorKind::ArchMapWithoutNativeArch(_) => {
-                Category::UnknownArch
-            }
+            ProfileErrorKind::Represent(_) => Category::Internal,
+            ProfileErrorKind::UnknownArch { .. }
+            | ProfileErrorKind::ArchMapWithoutNativeArch(_) => Category::UnknownArch,
             _ => Category::BadInput,
         }
     }
@@ -402,6 +427,9 @@ struct RawProfile {
     default_action: String,
     #[serde(default)]
     default_errno_ret: Option<u32>,
+    // podman: an errno name or number; wins over defaultErrnoRet there.
+    #[serde(default)]
+    default_errno: Option<String>,
     #[serde(default)]
     architectures: Option<Vec<String>>,
     #[serde(default)]
@@ -434,6 +462,8 @@ struct RawRule {
     action: String,
     #[serde(default)]
     errno_ret: Option<u32>,
+    #[serde(default)]
+    errno: Option<String>,
     #[serde(default)]
     args: Option<Vec<RawArg>>,
     // Accepted and ignored: it documents the rule.
@@ -525,7 +555,10 @@ fn json_error(e: &serde_json::Error) -> ProfileErrorKind {
     }
 }
 
-fn resolve(raw: RawProfile, host: &HostFacts) -> Result<(LinuxSeccomp, Vec<usize>), ProfileErrorKind> {
+fn resolve(
+    raw: RawProfile,
+    host: &HostFacts,
+) -> Result<(LinuxSeccomp, Vec<usize>), ProfileErrorKind> {
     let mut seccomp = LinuxSeccomp::default();
     seccomp.set_default_action(parse_action(&raw.default_action).ok_or_else(|| {
         ProfileErrorKind::UnknownAction {
@@ -533,7 +566,11 @@ fn resolve(raw: RawProfile, host: &HostFacts) -> Result<(LinuxSeccomp, Vec<usize
             action: raw.default_action.clone(),
         }
     })?);
-    seccomp.set_default_errno_ret(raw.default_errno_ret);
+    seccomp.set_default_errno_ret(errno_value(
+        raw.default_errno.as_deref(),
+        raw.default_errno_ret,
+        &Location::Default,
+    )?);
 
     let architectures = match (raw.architectures, raw.arch_map) {
         (Some(a), Some(m)) if !a.is_empty() && !m.is_empty() => {
@@ -543,7 +580,9 @@ fn resolve(raw: RawProfile, host: &HostFacts) -> Result<(LinuxSeccomp, Vec<usize
         (_, Some(m)) if !m.is_empty() => {
             let native = host
                 .native_arch
-                .ok_or(ProfileErrorKind::ArchMapWithoutNativeArch(std::env::consts::ARCH))?;
+                .ok_or(ProfileErrorKind::ArchMapWithoutNativeArch(
+                    std::env::consts::ARCH,
+                ))?;
             // Docker compares the strings; so do we.
             let names: Vec<String> = m
                 .into_iter()
@@ -591,10 +630,16 @@ fn resolve(raw: RawProfile, host: &HostFacts) -> Result<(LinuxSeccomp, Vec<usize
         if !rule_applies(&raw_rule, &rule, host)? {
             continue;
         }
-        let action = parse_action(&raw_rule.action).ok_or_else(|| ProfileErrorKind::UnknownAction {
-            at: Location::Rule(rule.clone()),
-            action: raw_rule.action.clone(),
-        })?;
+        let action =
+            parse_action(&raw_rule.action).ok_or_else(|| ProfileErrorKind::UnknownAction {
+                at: Location::Rule(rule.clone()),
+                action: raw_rule.action.clone(),
+            })?;
+        let errno_ret = errno_value(
+            raw_rule.errno.as_deref(),
+            raw_rule.errno_ret,
+            &Location::Rule(rule.clone()),
+        )?;
         let mut args = Vec::new();
         for (i, raw_arg) in raw_rule.args.iter().flatten().enumerate() {
             let op = parse_op(&raw_arg.op).ok_or_else(|| ProfileErrorKind::UnknownOp {
@@ -602,24 +647,73 @@ fn resolve(raw: RawProfile, host: &HostFacts) -> Result<(LinuxSeccomp, Vec<usize
                 arg: i,
                 op: raw_arg.op.clone(),
             })?;
-            let mut arg = LinuxSeccompArg::default();
-            arg.set_index(raw_arg.index)
-                .set_value(raw_arg.value)
-                .set_value_two(raw_arg.value_two)
-                .set_op(op);
-            args.push(arg);
+            let mut arg = LinuxSeccompArgBuilder::default()
+                .index(raw_arg.index)
+                .value(raw_arg.value)
+                .op(op);
+            if let Some(value_two) = raw_arg.value_two {
+                arg = arg.value_two(value_two);
+            }
+            args.push(arg.build().map_err(ProfileErrorKind::Represent)?);
         }
         let mut syscall = LinuxSyscall::default();
         syscall
             .set_names(rule.names)
             .set_action(action)
-            .set_errno_ret(raw_rule.errno_ret)
+            .set_errno_ret(errno_ret)
             .set_args((!args.is_empty()).then_some(args));
         rules.push(syscall);
         origins.push(index);
     }
     seccomp.set_syscalls(Some(rules));
     Ok((seccomp, origins))
+}
+
+/// podman's `errno`/`defaultErrno` (a name like `ENOSYS` or a number) next to the
+/// runtime spec's `errnoRet`/`defaultErrnoRet`. podman lets the name win; when both are
+/// given they must agree, or the profile says two things.
+fn errno_value(
+    name: Option<&str>,
+    number: Option<u32>,
+    at: &Location,
+) -> Result<Option<u32>, ProfileErrorKind> {
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Ok(number);
+    };
+    let value = name
+        .parse::<u32>()
+        .ok()
+        .or_else(|| errno_by_name(name))
+        .ok_or_else(|| ProfileErrorKind::UnknownErrno {
+            at: at.clone(),
+            name: name.to_owned(),
+        })?;
+    match number {
+        Some(n) if n != value => Err(ProfileErrorKind::ErrnoDisagrees {
+            at: at.clone(),
+            name: name.to_owned(),
+            value,
+            number: n,
+        }),
+        _ => Ok(Some(value)),
+    }
+}
+
+/// The number of errno `name` (`ENOSYS` → 38) on this architecture.
+pub fn errno_by_name(name: &str) -> Option<u32> {
+    use nix::errno::Errno;
+    let canonical = match name {
+        "EWOULDBLOCK" => "EAGAIN",
+        "EDEADLOCK" => "EDEADLK",
+        "ENOTSUP" => "EOPNOTSUPP",
+        other => other,
+    };
+    (1..=4095).find_map(|n| {
+        let errno = Errno::from_raw(n);
+        (errno != Errno::UnknownErrno && format!("{errno:?}") == canonical)
+            .then(|| u32::try_from(n).ok())
+            .flatten()
+    })
 }
 
 /// Docker/podman semantics: keep the rule when no `excludes` condition holds and every
@@ -694,7 +788,8 @@ impl Conditions {
         let kernel_at_least = match &filter.min_kernel {
             None => None,
             Some(value) => {
-                let wanted = parse_min_kernel(value).ok_or_else(|| ProfileErrorKind::BadMinKernel {
+                let wanted =
+                    parse_min_kernel(value).ok_or_else(|| ProfileErrorKind::BadMinKernel {
                         rule: rule.clone(),
                         filter: which,
                         value: value.clone(),
@@ -789,7 +884,9 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        parse(text).expect_err("profile should be refused").to_string()
+        parse(text)
+            .expect_err("profile should be refused")
+            .to_string()
     }
 
     #[test]
@@ -833,7 +930,10 @@ mod tests {
     #[test]
     fn malformed_json_names_file_line_and_column() {
         let msg = err("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n  \"syscalls\": []\n}");
-        assert!(msg.starts_with("profile p.json: malformed JSON at line 3, column 3"), "{msg}");
+        assert!(
+            msg.starts_with("profile p.json: malformed JSON at line 3, column 3"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'), "{msg}");
     }
 
@@ -847,48 +947,58 @@ mod tests {
 
     #[test]
     fn unknown_action_names_the_rule() {
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
                 {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["foo", "bar"], "action": "SCMP_ACT_FROB"}]}"#,
-        );
+                {"names": ["foo", "bar"], "action": "SCMP_ACT_FROB"}]}"#);
         assert!(
             msg.contains("rule syscalls[1] (names: foo, bar): unknown action 'SCMP_ACT_FROB'"),
             "{msg}"
         );
         let e = parse(r#"{"defaultAction": "ALLOW"}"#).expect_err("refused");
-        assert!(e.to_string().contains("defaultAction: unknown action 'ALLOW'"));
+        assert!(e
+            .to_string()
+            .contains("defaultAction: unknown action 'ALLOW'"));
         assert_eq!(e.category(), Category::BadInput);
     }
 
     #[test]
     fn bad_op_names_the_rule_and_argument() {
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
                 {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
                  "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
-                          {"index": 1, "value": 1, "op": "SCMP_CMP_APPROX"}]}]}"#,
-        );
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_APPROX"}]}]}"#);
         assert!(
-            msg.contains("rule syscalls[0] (names: personality): args[1]: unknown op 'SCMP_CMP_APPROX'"),
+            msg.contains(
+                "rule syscalls[0] (names: personality): args[1]: unknown op 'SCMP_CMP_APPROX'"
+            ),
             "{msg}"
         );
     }
 
     #[test]
     fn unknown_flag_and_arch_are_refused() {
-        let msg = err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}"#);
-        assert!(msg.contains("unknown flag 'SECCOMP_FILTER_FLAG_FAST'"), "{msg}");
+        let msg =
+            err(r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}"#);
+        assert!(
+            msg.contains("unknown flag 'SECCOMP_FILTER_FLAG_FAST'"),
+            "{msg}"
+        );
         let e = parse(r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}"#)
             .expect_err("refused");
-        assert!(e.to_string().contains("unknown architecture 'SCMP_ARCH_VAX'"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("unknown architecture 'SCMP_ARCH_VAX'"),
+            "{e}"
+        );
         assert_eq!(e.category(), Category::UnknownArch);
     }
 
     #[test]
     fn libseccomp_arches_without_a_table_are_accepted() {
-        let p = parse(r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PPC64LE", "x32"]}"#)
-            .expect("valid");
+        let p = parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PPC64LE", "x32"]}"#,
+        )
+        .expect("valid");
         assert_eq!(
             p.seccomp.architectures().as_deref(),
             Some(&[OciArch::ScmpArchPpc64le, OciArch::ScmpArchX32][..])
@@ -902,10 +1012,19 @@ mod tests {
 
     #[test]
     fn arch_map_selects_the_native_entry() {
-        let p = parse(&format!(r#"{{"defaultAction": "SCMP_ACT_ALLOW", {ARCH_MAP}}}"#)).expect("valid");
+        let p = parse(&format!(
+            r#"{{"defaultAction": "SCMP_ACT_ALLOW", {ARCH_MAP}}}"#
+        ))
+        .expect("valid");
         assert_eq!(
             p.seccomp.architectures().as_deref(),
-            Some(&[OciArch::ScmpArchX86_64, OciArch::ScmpArchX86, OciArch::ScmpArchX32][..])
+            Some(
+                &[
+                    OciArch::ScmpArchX86_64,
+                    OciArch::ScmpArchX86,
+                    OciArch::ScmpArchX32
+                ][..]
+            )
         );
         let msg = err(&format!(
             r#"{{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], {ARCH_MAP}}}"#
@@ -938,25 +1057,25 @@ mod tests {
             .collect();
         assert_eq!(kept, ["b", "c", "f", "i"]);
         assert_eq!(p.rule_origins, [1, 2, 5, 8]);
-        assert_eq!(p.rule_ref(2).map(|r| r.to_string()).as_deref(), Some("rule syscalls[5] (names: f)"));
+        assert_eq!(
+            p.rule_ref(2).map(|r| r.to_string()).as_deref(),
+            Some("rule syscalls[5] (names: f)")
+        );
     }
 
     #[test]
     fn conditions_we_cannot_evaluate_are_refused() {
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"os": "linux"}}]}"#,
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"os": "linux"}}]}"#);
+        assert!(
+            msg.contains("rule syscalls[0] (names: a): cannot evaluate includes.os"),
+            "{msg}"
         );
-        assert!(msg.contains("rule syscalls[0] (names: a): cannot evaluate includes.os"), "{msg}");
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["SYS_ADMIN"]}}]}"#,
-        );
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["SYS_ADMIN"]}}]}"#);
         assert!(msg.contains("unknown capability 'SYS_ADMIN'"), "{msg}");
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "5"}}]}"#,
-        );
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+              {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "5"}}]}"#);
         assert!(msg.contains("'5' is not a kernel version"), "{msg}");
         let no_caps = HostFacts {
             bounding_caps: None,
@@ -969,15 +1088,52 @@ mod tests {
             &no_caps,
         )
         .expect_err("refused");
-        assert!(e.to_string().contains("the capability bounding set could not be read"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("the capability bounding set could not be read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn podman_errno_names() {
+        let p = parse(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "defaultErrno": "ENOSYS",
+                "syscalls": [
+                  {"names": ["a"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "errno": "EPERM"},
+                  {"names": ["b"], "action": "SCMP_ACT_ERRNO", "errno": "EWOULDBLOCK"},
+                  {"names": ["c"], "action": "SCMP_ACT_ERRNO", "errno": "13"}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(p.seccomp.default_errno_ret(), Some(38));
+        let errnos: Vec<Option<u32>> = p
+            .seccomp
+            .syscalls()
+            .iter()
+            .flatten()
+            .map(|r| r.errno_ret())
+            .collect();
+        assert_eq!(errnos, [Some(1), Some(11), Some(13)]);
+        let msg = err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "defaultErrno": "ENOSYS"}"#,
+        );
+        assert!(
+            msg.contains("defaultAction: errno 'ENOSYS' (38) and errnoRet 1 disagree"),
+            "{msg}"
+        );
+        let msg = err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "errno": "EFROB"}]}"#,
+        );
+        assert!(
+            msg.contains("rule syscalls[0] (names: a): unknown errno 'EFROB'"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn name_and_names_together_are_refused() {
-        let msg = err(
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-              {"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}"#,
-        );
+        let msg = err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+              {"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}"#);
         assert!(msg.contains("both 'name' and 'names'"), "{msg}");
     }
 
@@ -996,7 +1152,10 @@ mod tests {
     #[test]
     fn missing_file_is_an_io_error_naming_the_file() {
         let e = load_profile(Path::new("/nonexistent/p.json"), &host()).expect_err("missing");
-        assert_eq!(e.to_string(), "profile /nonexistent/p.json: cannot read the file");
+        assert_eq!(
+            e.to_string(),
+            "profile /nonexistent/p.json: cannot read the file"
+        );
         assert_eq!(e.category(), Category::Io);
         assert!(std::error::Error::source(&e).is_some());
     }

@@ -27,7 +27,12 @@ pub struct RecordArgs {
     #[arg(long, value_enum, default_value_t = DefaultErrno::default(), value_name = "ERRNO")]
     pub default_errno: DefaultErrno,
     /// The command to record, with its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
 }
 

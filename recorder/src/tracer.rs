@@ -16,9 +16,9 @@ use aya::programs::{ProgramError, RawTracePoint};
 use aya::{EbpfError, EbpfLoader};
 use recorder_ebpf::{
     counter_row, pins, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT,
-    ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, CGROUP_TOMBSTONE,
-    MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING,
-    START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
+    ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, CGROUP_TOMBSTONE, MAX_LEVELS,
+    MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING, START_AT_EXEC,
+    START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
 use crate::btf::{self, BtfError, CompatProbe};
@@ -364,7 +364,11 @@ fn arg_offsets(arch: Option<Arch>) -> [u32; 3] {
 fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
     let abis = HostAbis::host()?;
     let kernel = btf::KernelOffsets::read(&paths.btf)?;
-    let compat = if abis.compat.is_some() { kernel.compat } else { None };
+    let compat = if abis.compat.is_some() {
+        kernel.compat
+    } else {
+        None
+    };
     let CompatProbe { offset, mask } = compat.unwrap_or(CompatProbe { offset: 0, mask: 0 });
     let seccomp_mode = kernel.seccomp_mode;
     let seccomp_known = u32::from(seccomp_mode.is_some());
@@ -426,7 +430,9 @@ fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
         })?
         .try_into()
         .map_err(prog_err("sys_enter is not a raw tracepoint program"))?;
-    program.load().map_err(prog_err("verifier rejected sys_enter"))?;
+    program
+        .load()
+        .map_err(prog_err("verifier rejected sys_enter"))?;
     // The program pin is written last: its presence means "fully loaded".
     program
         .pin(dir.join(pins::PROGRAM))
@@ -579,7 +585,11 @@ impl Tracer {
                 SLOT_ARMED
             },
             start_mode: mode.raw(),
-            started_ns: if mode == StartMode::Now { monotonic_ns() } else { 0 },
+            started_ns: if mode == StartMode::Now {
+                monotonic_ns()
+            } else {
+                0
+            },
             cgroup_id: cgroup.0,
             level,
             filtered_only: 0,
@@ -611,7 +621,13 @@ impl Tracer {
             .set(0, config, 0)
             .map_err(map_err("cannot write config"))?;
         self.attach()?;
-        tracing::debug!(slot, cgroup = cgroup.0, level, ?mode, "registered recording");
+        tracing::debug!(
+            slot,
+            cgroup = cgroup.0,
+            level,
+            ?mode,
+            "registered recording"
+        );
         Ok(slot)
     }
 
@@ -664,7 +680,11 @@ impl Tracer {
                     nr: nr as u32,
                     _pad: 0,
                 };
-                let first = self.first_use.get(&key, 0).ok().map(|f| first_call(&f, st.started_ns));
+                let first = self
+                    .first_use
+                    .get(&key, 0)
+                    .ok()
+                    .map(|f| first_call(&f, st.started_ns));
                 calls.push(Counted {
                     arch,
                     nr: self.abis.display_nr(abi, nr as u64),
@@ -870,7 +890,9 @@ impl FloorProgram {
             })?
             .try_into()
             .map_err(prog_err("sys_enter_empty is not a raw tracepoint program"))?;
-        program.load().map_err(prog_err("verifier rejected sys_enter_empty"))?;
+        program
+            .load()
+            .map_err(prog_err("verifier rejected sys_enter_empty"))?;
         program
             .attach("sys_enter")
             .map_err(prog_err("cannot attach to raw tracepoint sys_enter"))?;
@@ -930,7 +952,10 @@ mod tests {
         assert_eq!(&c.levels[..3], &[4, 2, 1]);
         assert_eq!(config_for_levels(&[]).expect("empty").level_count, 0);
         let many: Vec<u32> = (0..=MAX_LEVELS as u32).collect();
-        assert!(matches!(config_for_levels(&many), Err(TracerError::TooManyLevels)));
+        assert!(matches!(
+            config_for_levels(&many),
+            Err(TracerError::TooManyLevels)
+        ));
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub fn bin() -> PathBuf {
 
 /// Whether we run in CI, where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Checks a prerequisite: `Ok` when present. When missing: panics under CI=true,
@@ -50,7 +52,10 @@ pub fn have(tool: &str) -> bool {
 
 /// Runs the binary with args; returns the output.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run seccomp-recorder")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run seccomp-recorder")
 }
 
 /// Runs the binary with args and extra environment.
@@ -114,9 +119,19 @@ pub fn asm_program(dir: &Path, name: &str, steps: &[Step]) -> PathBuf {
     std::fs::write(&src, format!("{text}{data}")).expect("write asm");
     let obj = dir.join(format!("{name}.o"));
     let exe = dir.join(name);
-    let st = Command::new("as").arg("-o").arg(&obj).arg(&src).status().expect("as");
+    let st = Command::new("as")
+        .arg("-o")
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .expect("as");
     assert!(st.success(), "as failed");
-    let st = Command::new("ld").arg("-o").arg(&exe).arg(&obj).status().expect("ld");
+    let st = Command::new("ld")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&obj)
+        .status()
+        .expect("ld");
     assert!(st.success(), "ld failed");
     exe
 }
@@ -135,9 +150,19 @@ pub fn i386_program(dir: &Path, name: &str, calls: &[(u32, u32)]) -> PathBuf {
     std::fs::write(&src, text).expect("write asm");
     let obj = dir.join(format!("{name}.o"));
     let exe = dir.join(name);
-    let st = Command::new("as").args(["--32", "-o"]).arg(&obj).arg(&src).status().expect("as");
+    let st = Command::new("as")
+        .args(["--32", "-o"])
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .expect("as");
     assert!(st.success(), "as --32 failed");
-    let st = Command::new("ld").args(["-m", "elf_i386", "-o"]).arg(&exe).arg(&obj).status().expect("ld");
+    let st = Command::new("ld")
+        .args(["-m", "elf_i386", "-o"])
+        .arg(&exe)
+        .arg(&obj)
+        .status()
+        .expect("ld");
     assert!(st.success(), "ld -m elf_i386 failed");
     exe
 }
@@ -145,7 +170,8 @@ pub fn i386_program(dir: &Path, name: &str, calls: &[(u32, u32)]) -> PathBuf {
 /// Parses a `--stats` file into (arch, name-or-nr, count) triples.
 pub fn read_stats(path: &Path) -> Vec<(String, String, u64)> {
     let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("read stats")).expect("stats json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read stats"))
+            .expect("stats json");
     v["syscalls"]
         .as_array()
         .expect("syscalls array")
@@ -176,7 +202,8 @@ pub fn count_of(stats: &[(String, String, u64)], arch: &str, name: &str) -> u64 
 /// The allowed names of a profile file.
 pub fn allowed_names(path: &Path) -> Vec<String> {
     let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("read profile")).expect("profile json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read profile"))
+            .expect("profile json");
     let mut out = Vec::new();
     for rule in v["syscalls"].as_array().cloned().unwrap_or_default() {
         if rule["action"] == "SCMP_ACT_ALLOW" {

@@ -32,7 +32,9 @@ fn recorder(state: &IsolatedState, bin: &Path, args: &[&str]) -> Result<(i32, St
     cmd.args(args);
     show_cmd(&cmd);
     state.apply(&mut cmd);
-    let out = cmd.output().with_context(|| format!("cannot run {}", bin.display()))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     eprint!("{err}");
@@ -40,9 +42,12 @@ fn recorder(state: &IsolatedState, bin: &Path, args: &[&str]) -> Result<(i32, St
 }
 
 pub fn run() -> Result<()> {
-    sh(Command::new("cargo")
-        .current_dir(root())
-        .args(["build", "--release", "-p", "seccomp-recorder"]))?;
+    sh(Command::new("cargo").current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "seccomp-recorder",
+    ]))?;
     let bin = root().join("target/release/seccomp-recorder");
     let work = tempfile_dir()?;
     let state = IsolatedState::new("demo");
@@ -69,14 +74,19 @@ fn story(state: &IsolatedState, bin: &Path, work: &Path) -> Result<()> {
     let (code, _) = recorder(
         state,
         bin,
-        &["record", "-o", &p, "--stats", &s, "--", "busybox", "sh", "-c", workload],
+        &[
+            "record", "-o", &p, "--stats", &s, "--", "busybox", "sh", "-c", workload,
+        ],
     )?;
     if code != 0 {
         bail!("recording failed with exit code {code}");
     }
 
     step("2. The recorded profile (default deny, only what the command used)");
-    print!("{}", std::fs::read_to_string(&profile).context("read profile")?);
+    print!(
+        "{}",
+        std::fs::read_to_string(&profile).context("read profile")?
+    );
 
     step("3. Exact counts per syscall (--stats), first lines");
     let stats_text = std::fs::read_to_string(&stats).context("read stats")?;
@@ -88,7 +98,16 @@ fn story(state: &IsolatedState, bin: &Path, work: &Path) -> Result<()> {
     let (code, _) = recorder(
         state,
         bin,
-        &["enforce", "--profile", &p, "--", "busybox", "sh", "-c", workload],
+        &[
+            "enforce",
+            "--profile",
+            &p,
+            "--",
+            "busybox",
+            "sh",
+            "-c",
+            workload,
+        ],
     )?;
     if code != 0 {
         bail!("the recorded command failed under its own profile (exit {code})");
@@ -100,16 +119,31 @@ fn story(state: &IsolatedState, bin: &Path, work: &Path) -> Result<()> {
     let (code, err) = recorder(
         state,
         bin,
-        &["enforce", "--profile", &p, "--", "busybox", "sh", "-c", &script],
+        &[
+            "enforce",
+            "--profile",
+            &p,
+            "--",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ],
     )?;
     if code == 0 || target.exists() || !err.contains("Function not implemented") {
         bail!("mkdir was not denied with ENOSYS (exit {code})");
     }
-    eprintln!("\nmkdir was denied (ENOSYS) and {} does not exist.", target.display());
+    eprintln!(
+        "\nmkdir was denied (ENOSYS) and {} does not exist.",
+        target.display()
+    );
 
     step("6. Nothing stays attached to sys_enter once recording ended");
     let links = crate::output(Command::new("bpftool").args(["link", "list"])).unwrap_or_default();
-    let ours = links.lines().filter(|l| l.contains("raw_tracepoint")).count();
+    let ours = links
+        .lines()
+        .filter(|l| l.contains("raw_tracepoint"))
+        .count();
     eprintln!("raw_tracepoint links attached now: {ours}");
     Ok(())
 }

@@ -139,14 +139,26 @@ fn setup() -> Result<()> {
     .unwrap_or_default();
     if !components.lines().any(|l| l.starts_with("rust-src")) {
         eprintln!("xtask: adding rust-src to the nightly toolchain");
-        sh(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
+        sh(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
     }
-    let linker_ok = output(Command::new("bpf-linker").arg("--version"))
-        .is_some_and(|v| v.contains("0.10.4"));
+    let linker_ok =
+        output(Command::new("bpf-linker").arg("--version")).is_some_and(|v| v.contains("0.10.4"));
     if !linker_ok {
         // Newer bpf-linker releases do not build here; 0.10.4 uses rustc's LLVM.
         eprintln!("xtask: installing bpf-linker 0.10.4");
-        sh(Command::new("cargo").args(["install", "bpf-linker", "--version", "0.10.4", "--locked"]))?;
+        sh(Command::new("cargo").args([
+            "install",
+            "bpf-linker",
+            "--version",
+            "0.10.4",
+            "--locked",
+        ]))?;
     }
     if is_root() && !bpffs_mounted() {
         eprintln!("xtask: mounting bpffs at /sys/fs/bpf");
@@ -157,7 +169,10 @@ fn setup() -> Result<()> {
 
 fn bpffs_mounted() -> bool {
     std::fs::read_to_string("/proc/self/mounts")
-        .map(|m| m.lines().any(|l| l.split_whitespace().nth(2) == Some("bpf")))
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(2) == Some("bpf"))
+        })
         .unwrap_or(false)
 }
 
@@ -221,9 +236,11 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
 /// After the suite: nothing of ours attached, no scratch cgroups left.
 fn leftover_check() -> Result<()> {
     let links = output(Command::new("bpftool").args(["link", "list"])).unwrap_or_default();
-    let pinned = output(Command::new("sh").arg("-c").arg(
-        "ls -d /sys/fs/bpf/seccomp-recorder-test-* 2>/dev/null",
-    ))
+    let pinned = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg("ls -d /sys/fs/bpf/seccomp-recorder-test-* 2>/dev/null"),
+    )
     .unwrap_or_default();
     if !pinned.trim().is_empty() {
         bail!("test pins left behind: {}", pinned.trim());

@@ -1,0 +1,370 @@
+//! Where the hook may write: only below the output directories named in its own
+//! configuration. The hook runs as root for whoever can set annotations, so `..`,
+//! symlinks and anything outside those directories are refused, and files are
+//! written atomically through directory file descriptors (no path re-resolution).
+
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::exit::{Categorized, Category};
+
+/// Default output directory.
+pub const DEFAULT_OUTPUT_DIR: &str = "/var/lib/seccomp-recorder";
+
+/// Output path errors.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputPathError {
+    /// No output directory is configured.
+    #[error("no output directory is configured (hook --output-dir DIR)")]
+    NoOutputDir,
+    /// An output directory cannot be used.
+    #[error("output directory {0} does not exist or is not a directory (create it, e.g. with seccomp-recorder install)")]
+    BadOutputDir(PathBuf, #[source] io::Error),
+    /// The requested path is refused.
+    #[error("output path '{path}' refused: {reason}")]
+    Refused {
+        /// As requested.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Writing failed.
+    #[error("cannot write {0}")]
+    Io(PathBuf, #[source] io::Error),
+}
+
+impl Categorized for OutputPathError {
+    fn category(&self) -> Category {
+        match self {
+            OutputPathError::Io(..) => Category::Io,
+            _ => Category::BadInput,
+        }
+    }
+}
+
+/// A resolved destination: an allowed directory and the path below it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Destination {
+    /// The allowed (canonical) directory.
+    pub root: PathBuf,
+    /// Normal components below it (at least one: the file name).
+    pub relative: PathBuf,
+}
+
+impl Destination {
+    /// The full path.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(&self.relative)
+    }
+}
+
+/// The directories the hook may write to (or read base profiles from).
+#[derive(Debug, Clone)]
+pub struct OutputPolicy {
+    dirs: Vec<PathBuf>,
+}
+
+impl OutputPolicy {
+    /// A policy over `dirs` (each must exist; symlinks in the configured paths
+    /// themselves are resolved once, here, because the administrator chose them).
+    pub fn new(dirs: &[PathBuf]) -> Result<Self, OutputPathError> {
+        if dirs.is_empty() {
+            return Err(OutputPathError::NoOutputDir);
+        }
+        let mut canon = Vec::new();
+        for d in dirs {
+            let c = d
+                .canonicalize()
+                .map_err(|e| OutputPathError::BadOutputDir(d.clone(), e))?;
+            if !c.is_dir() {
+                return Err(OutputPathError::BadOutputDir(
+                    d.clone(),
+                    io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+                ));
+            }
+            canon.push(c);
+        }
+        Ok(OutputPolicy { dirs: canon })
+    }
+
+    /// The directories.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Resolves a requested path (pure, apart from nothing: no file system access).
+    /// Relative paths resolve below the first directory.
+    pub fn resolve(&self, requested: &str) -> Result<Destination, OutputPathError> {
+        let refuse = |reason| OutputPathError::Refused {
+            path: requested.to_owned(),
+            reason,
+        };
+        let p = Path::new(requested);
+        let mut normal = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::RootDir | Component::CurDir => {}
+                Component::Normal(n) => normal.push(n),
+                Component::ParentDir => return Err(refuse("'..' is not allowed")),
+                Component::Prefix(_) => return Err(refuse("not a unix path")),
+            }
+        }
+        if normal.is_empty() || requested.ends_with('/') {
+            return Err(refuse("it names no file"));
+        }
+        let clean: PathBuf = normal.iter().collect();
+        if p.is_absolute() {
+            let abs = Path::new("/").join(&clean);
+            for d in &self.dirs {
+                if let Ok(rel) = abs.strip_prefix(d) {
+                    if rel.as_os_str().is_empty() {
+                        return Err(refuse("it names the output directory itself"));
+                    }
+                    return Ok(Destination {
+                        root: d.clone(),
+                        relative: rel.to_owned(),
+                    });
+                }
+            }
+            return Err(refuse("it is outside the output directories"));
+        }
+        Ok(Destination {
+            root: self.dirs[0].clone(),
+            relative: clean,
+        })
+    }
+}
+
+fn cstr(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
+}
+
+fn open_dir_at(dirfd: i32, name: &OsStr, create: bool) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: openat with a valid C string.
+    let mut fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags) };
+    if fd < 0 && create && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+        // SAFETY: mkdirat with a valid C string.
+        if unsafe { libc::mkdirat(dirfd, c.as_ptr(), 0o755) } != 0
+            && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags) };
+    }
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a symlink or not a directory", name.to_string_lossy()),
+            ),
+            _ => e,
+        });
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens the parent directory of `dest` without following symlinks at any step
+/// (creating missing directories when `create`), returning it and the file name.
+fn open_parent(dest: &Destination, create: bool) -> io::Result<(OwnedFd, CString)> {
+    let root_c = cstr(dest.root.as_os_str())?;
+    // SAFETY: open with a valid C string.
+    let fd = unsafe {
+        libc::open(
+            root_c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let comps: Vec<&OsStr> = dest.relative.iter().collect();
+    let (file, parents) = comps
+        .split_last()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    for p in parents {
+        dir = open_dir_at(dir.as_raw_fd(), p, create)?;
+    }
+    Ok((dir, cstr(file)?))
+}
+
+fn check_not_symlink(dirfd: i32, name: &CString) -> io::Result<()> {
+    // SAFETY: zeroed stat out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatat with valid pointers.
+    let rc = unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 {
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the file is a symlink",
+            ));
+        }
+        if kind != libc::S_IFREG {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `dest` could be written: every existing directory on the way is a real
+/// directory and an existing file is a regular file (not a symlink). Creates nothing.
+pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
+    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    match open_parent(dest, false) {
+        Ok((dir, name)) => check_not_symlink(dir.as_raw_fd(), &name).map_err(err),
+        // Missing directories will be created at write time.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Writes `contents` to `dest`: temporary file + rename inside the (symlink-free)
+/// parent directory, mode 0644, fsync'd. Never half-written.
+pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError> {
+    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    let (dir, name) = open_parent(dest, true).map_err(err)?;
+    check_not_symlink(dir.as_raw_fd(), &name).map_err(err)?;
+    let tmp = CString::new(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ))
+    .map_err(|_| err(io::Error::new(io::ErrorKind::InvalidInput, "NUL in name")))?;
+    // SAFETY: openat with valid C strings.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            tmp.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: fresh descriptor we own.
+    let mut f = unsafe { File::from_raw_fd(fd) };
+    let written = (|| {
+        f.write_all(contents)?;
+        // SAFETY: fchmod on our descriptor (umask may have narrowed the mode).
+        if unsafe { libc::fchmod(f.as_raw_fd(), 0o644) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        f.sync_all()?;
+        // SAFETY: renameat within one directory descriptor.
+        if unsafe {
+            libc::renameat(
+                dir.as_raw_fd(),
+                tmp.as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        // SAFETY: unlinkat of our temporary name.
+        unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+/// Reads a file below an allowed directory without following symlinks.
+pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
+    use std::io::Read;
+    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    let (dir, name) = open_parent(dest, false).map_err(err)?;
+    // SAFETY: openat with a valid C string.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: fresh descriptor we own.
+    let f = unsafe { File::from_raw_fd(fd) };
+    let mut buf = Vec::new();
+    f.take(16 * 1024 * 1024)
+        .read_to_end(&mut buf)
+        .map_err(err)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn policy(dir: &Path) -> OutputPolicy {
+        OutputPolicy::new(&[dir.to_owned()]).expect("policy")
+    }
+
+    #[test]
+    fn relative_resolves_below_the_first_dir_and_absolute_must_be_inside() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = policy(d.path());
+        let root = d.path().canonicalize().expect("canon");
+        assert_eq!(
+            p.resolve("a/b.json").expect("rel").path(),
+            root.join("a/b.json")
+        );
+        let inside = format!("{}/x.json", root.display());
+        assert_eq!(p.resolve(&inside).expect("abs").path(), root.join("x.json"));
+        for bad in ["/etc/x", "../../x", "a/../../x", "", "/", "a/"] {
+            assert!(p.resolve(bad).is_err(), "{bad} accepted");
+        }
+        assert!(p.resolve(&root.display().to_string()).is_err());
+    }
+
+    #[test]
+    fn writes_atomically_with_0644_and_creates_subdirs() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = policy(d.path());
+        let dest = p.resolve("sub/dir/out.json").expect("resolve");
+        write(&dest, b"{}").expect("write");
+        let md = std::fs::metadata(dest.path()).expect("md");
+        assert_eq!(md.mode() & 0o777, 0o644);
+        assert_eq!(read(&dest).expect("read"), b"{}");
+    }
+
+    #[test]
+    fn symlinks_are_refused_and_nothing_is_written_through_them() {
+        let d = tempfile::tempdir().expect("tmp");
+        let outside = tempfile::tempdir().expect("tmp2");
+        std::os::unix::fs::symlink(outside.path(), d.path().join("link")).expect("symlink dir");
+        std::os::unix::fs::symlink(outside.path().join("f"), d.path().join("f.json"))
+            .expect("symlink file");
+        let p = policy(d.path());
+        let via_dir = p.resolve("link/x.json").expect("resolve");
+        assert!(check_writable(&via_dir).is_err());
+        assert!(write(&via_dir, b"x").is_err());
+        let via_file = p.resolve("f.json").expect("resolve");
+        assert!(check_writable(&via_file).is_err());
+        assert!(write(&via_file, b"x").is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).expect("ls").count(), 0);
+    }
+}
