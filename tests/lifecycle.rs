@@ -15,10 +15,10 @@ struct Isolated {
 }
 
 impl Isolated {
-    fn new() -> Self {
+    fn new(tag: &str) -> Self {
         Isolated {
             bpf: PathBuf::from(format!(
-                "/sys/fs/bpf/seccomp-recorder-lifecycle-{}",
+                "/sys/fs/bpf/seccomp-recorder-lifecycle-{tag}-{}",
                 std::process::id()
             )),
             run: tempfile::tempdir().expect("tempdir"),
@@ -78,7 +78,7 @@ fn attached_only_while_recording_and_unload_removes_everything() {
     if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
         return;
     }
-    let iso = Isolated::new();
+    let iso = Isolated::new("attach");
     let mut child = iso
         .cmd()
         .args(["record", "-o", "/dev/null", "--", "sleep", "2"])
@@ -128,4 +128,49 @@ fn attached_only_while_recording_and_unload_removes_everything() {
             .success();
     }
     assert!(gone, "program {id} still loaded after unload");
+}
+
+#[test]
+fn gc_recovers_a_killed_recorder() {
+    if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
+        return;
+    }
+    let iso = Isolated::new("gc");
+    let mut child = iso
+        .cmd()
+        .args(["record", "-o", "/dev/null", "--", "sleep", "30"])
+        .spawn()
+        .expect("spawn record");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let state_file = iso
+        .run
+        .path()
+        .join(format!("recordings/cmd-{}.json", child.id()));
+    let dir = loop {
+        if let Some(d) = iso.pin_dir() {
+            if d.join("link").exists() && state_file.exists() {
+                let text = std::fs::read_to_string(&state_file).unwrap_or_default();
+                if text.contains("\"slot\": 0") || text.contains("\"slot\": 1") {
+                    break d;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "recording never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("json");
+    let cgroup_dir = PathBuf::from(state["cgroup_dir"].as_str().expect("cgroup_dir"));
+    child.kill().expect("SIGKILL the recorder");
+    child.wait().expect("reap");
+    // The recorder is gone; its slot, link and cgroup (with sleep in it) are not.
+    assert!(dir.join("link").exists());
+    assert!(cgroup_dir.exists());
+    let out = iso.cmd().arg("gc").output().expect("gc");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("finished cmd-"), "{}", stdout(&out));
+    assert!(!dir.join("link").exists(), "still attached after gc");
+    assert_eq!(links_of(prog_id(&dir.join("prog"))), 0);
+    assert!(!cgroup_dir.exists(), "cgroup left behind");
+    assert!(!state_file.exists(), "state left behind");
 }

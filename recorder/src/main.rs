@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
-use seccomp_recorder::{cmd_syscalls, enforce, record, tracer};
+use seccomp_recorder::{cmd_syscalls, enforce, hook, record, state, tracer};
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
@@ -24,6 +24,11 @@ enum Cmd {
     Enforce(enforce::EnforceArgs),
     /// Look up syscall numbers and names per architecture (like ausyscall).
     Syscalls(cmd_syscalls::SyscallsArgs),
+    /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
+    Hook(hook::HookArgs),
+    /// Finish recordings whose poststop never came (container gone, recorder killed):
+    /// write their profiles, release their kernel slots, detach when nothing is left.
+    Gc,
     /// Remove the pinned eBPF program and maps when no recording is active.
     Unload,
 }
@@ -40,7 +45,10 @@ fn main() -> ExitCode {
             });
         }
     };
-    observability::init(LogTarget::Stderr);
+    observability::init(match cli.command {
+        Cmd::Hook(_) => LogTarget::HookFile,
+        _ => LogTarget::Stderr,
+    });
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -57,6 +65,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Syscalls(args) => {
             cmd_syscalls::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
+        }
+        Cmd::Hook(args) => {
+            hook::run(&args, &mut std::io::stdin().lock())?;
+            Ok(0)
+        }
+        Cmd::Gc => {
+            let paths = tracer::TracerPaths::from_env();
+            let store = state::StateStore::new(&paths.run_dir);
+            let mut t = tracer::Tracer::open(&paths)?;
+            let report = hook::collect_garbage(&mut t, &store, None)?;
+            for id in &report.finished {
+                println!("finished {id}");
+            }
+            if report.orphans > 0 {
+                println!("released {} orphaned recording slot(s)", report.orphans);
+            }
+            for (id, why) in &report.failed {
+                eprintln!("seccomp-recorder: could not finish {id}: {why}");
+            }
+            Ok(if report.failed.is_empty() { 0 } else { 1 })
         }
         Cmd::Unload => {
             let paths = tracer::TracerPaths::from_env();
@@ -102,6 +130,10 @@ fn category_of(err: &anyhow::Error) -> Category {
             seccomp_recorder::syscalls::SyscallError,
             cmd_syscalls::SyscallsError,
             enforce::EnforceError,
+            hook::HookError,
+            state::StateError,
+            seccomp_recorder::outdir::OutputPathError,
+            seccomp_recorder::annotations::AnnotationError,
             seccomp_recorder::profile_file::ProfileFileError
         );
     }

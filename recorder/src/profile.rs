@@ -133,6 +133,108 @@ pub fn to_json(profile: &LinuxSeccomp) -> Result<String, serde_json::Error> {
     Ok(s)
 }
 
+/// What an OCI runtime does inside the container after it loads the container's
+/// seccomp filter and before the workload runs: these calls go through the filter, so
+/// every container profile must allow them, also when the recording itself started
+/// without a filter (`seccomp=unconfined`), where they were not seen.
+/// Measured with strace for crun 1.8 (podman defaults and no-new-privileges) and
+/// covering runc's and crun's other orderings; see docs/design.md.
+pub const RUNTIME_TAIL: &[&str] = &[
+    "capget",
+    "capset",
+    "close",
+    "execve",
+    "fstat",
+    "getppid",
+    "newfstatat",
+    "prctl",
+    "pselect6",
+    "read",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "write",
+];
+
+fn allow_names(profile: &LinuxSeccomp) -> BTreeSet<String> {
+    profile
+        .syscalls()
+        .iter()
+        .flatten()
+        .filter(|r| r.action() == LinuxSeccompAction::ScmpActAllow && r.args().is_none())
+        .flat_map(|r| r.names().iter().cloned())
+        .collect()
+}
+
+/// Adds `names` to the unconditional allow rule of `profile` (pure; output stays sorted).
+pub fn add_allowed<'a>(
+    profile: &LinuxSeccomp,
+    names: impl IntoIterator<Item = &'a str>,
+) -> LinuxSeccomp {
+    let mut all = allow_names(profile);
+    all.extend(names.into_iter().map(str::to_owned));
+    let mut rules: Vec<LinuxSyscall> = Vec::new();
+    if !all.is_empty() {
+        rules.push(allow_rule(all.iter().cloned().collect()));
+    }
+    for r in profile.syscalls().iter().flatten() {
+        if r.action() == LinuxSeccompAction::ScmpActAllow && r.args().is_none() {
+            continue;
+        }
+        rules.push(r.clone());
+    }
+    let mut out = profile.clone();
+    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
+    out
+}
+
+/// Merges a base profile into a recorded one (pure): unconditional allow rules add
+/// their names, conditional allow rules are kept (minus names already allowed),
+/// architectures are united. Rules with other actions cannot be merged into a
+/// default-deny allow-list and are reported back, not copied.
+pub fn merge_base(recorded: &LinuxSeccomp, base: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
+    let mut skipped = Vec::new();
+    let base_allowed = allow_names(base);
+    let mut out = add_allowed(recorded, base_allowed.iter().map(String::as_str));
+    let allowed = allow_names(&out);
+    let mut rules = out.syscalls().clone().unwrap_or_default();
+    for r in base.syscalls().iter().flatten() {
+        if r.action() != LinuxSeccompAction::ScmpActAllow {
+            skipped.push(format!(
+                "base rule for {} with action {:?} is not merged (only allow rules are)",
+                r.names().join(", "),
+                r.action()
+            ));
+            continue;
+        }
+        if r.args().is_none() {
+            continue;
+        }
+        let names: Vec<String> = r
+            .names()
+            .iter()
+            .filter(|n| !allowed.contains(*n))
+            .cloned()
+            .collect();
+        if !names.is_empty() {
+            let mut kept = r.clone();
+            kept.set_names(names);
+            rules.push(kept);
+        }
+    }
+    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
+    let mut arches: Vec<OciArch> = out.architectures().clone().unwrap_or_default();
+    for a in base.architectures().iter().flatten() {
+        if !arches.contains(a) {
+            arches.push(*a);
+        }
+    }
+    out.set_architectures(Some(arches));
+    (out, skipped)
+}
+
 /// One line of `--stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatLine {
@@ -262,6 +364,47 @@ mod tests {
             serde_json::from_str(&to_json(&build(&[], &o).profile).expect("json")).expect("json");
         assert_eq!(json["defaultErrnoRet"], 1);
         assert!(json.get("syscalls").is_none());
+    }
+
+    #[test]
+    fn base_profiles_merge_allow_rules_and_arches() {
+        let recorded = build(&[rec(Arch::X86_64, 0, 1), rec(Arch::X86_64, 1, 1)], &opts()).profile;
+        let base: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_AARCH64"],
+                "syscalls":[{"names":["write","sync"],"action":"SCMP_ACT_ALLOW"},
+                            {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
+                            {"names":["ptrace"],"action":"SCMP_ACT_KILL"}]}"#,
+        )
+        .expect("base");
+        let (merged, skipped) = merge_base(&recorded, &base);
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&merged).expect("json")).expect("json");
+        assert_eq!(
+            json["syscalls"][0]["names"],
+            serde_json::json!(["read", "sync", "write"])
+        );
+        assert_eq!(
+            json["syscalls"][1]["names"],
+            serde_json::json!(["personality"])
+        );
+        assert_eq!(
+            json["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"])
+        );
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0].contains("ptrace"));
+    }
+
+    #[test]
+    fn runtime_tail_is_added_sorted_and_once() {
+        let recorded = build(&[rec(Arch::X86_64, 3, 1)], &opts()).profile; // close
+        let p = add_allowed(&recorded, RUNTIME_TAIL.iter().copied());
+        let names = p.syscalls().as_ref().expect("rules")[0].names().clone();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(names.contains(&"capset".to_owned()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::cgroup::{Cgroup2, CgroupError, ScratchCgroup};
 use crate::exit::{Categorized, Category};
 use crate::output::{write_atomic, WriteError};
 use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
+use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 
 /// Arguments of `record`.
@@ -57,6 +58,9 @@ pub enum RecordError {
     /// An output file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The state file could not be written.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The profile could not be serialized.
     #[error("cannot serialize the profile")]
     Json(#[from] serde_json::Error),
@@ -75,6 +79,7 @@ impl Categorized for RecordError {
                 _ => Category::CannotExecute,
             },
             RecordError::Write(e) => e.category(),
+            RecordError::State(e) => e.category(),
             RecordError::Json(_) => Category::Internal,
             RecordError::Stdout(_) => Category::Io,
         }
@@ -106,6 +111,18 @@ impl Drop for SlotGuard<'_> {
                 tracing::warn!(error = %e, slot, "could not release recording slot");
             }
         }
+    }
+}
+
+/// Removes the state file when the recording ends (normally or by error).
+struct StateFileGuard<'a> {
+    store: &'a StateStore,
+    id: String,
+}
+
+impl Drop for StateFileGuard<'_> {
+    fn drop(&mut self) {
+        self.store.remove(&self.id);
     }
 }
 
@@ -159,7 +176,29 @@ pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recor
     let cg = Cgroup2::discover()?;
     let scratch = ScratchCgroup::create(&cg, &format!("seccomp-recorder-{}", std::process::id()))?;
     let mut tracer = Tracer::open(paths)?;
+    // A state file lets `gc` release the slot if this process is killed.
+    let store = StateStore::new(&paths.run_dir);
+    let mut state = RecordingState {
+        id: format!("cmd-{}", std::process::id()),
+        kind: Kind::Command,
+        cgroup_dir: scratch.dir().to_owned(),
+        cgroup_id: scratch.id.0,
+        slot: None,
+        output: None,
+        stats: None,
+        base: None,
+        errno: DefaultErrnoRepr::Enosys,
+        owner_pid: Some(std::process::id() as i32),
+        started_unix: state::now_unix(),
+    };
+    store.save(&state)?;
+    let _forget = StateFileGuard {
+        store: &store,
+        id: state.id.clone(),
+    };
     let slot = tracer.register(scratch.id, scratch.level, StartMode::AtExec)?;
+    state.slot = Some(slot);
+    store.save(&state)?;
     let mut guard = SlotGuard {
         tracer: &mut tracer,
         slot: Some(slot),

@@ -1,0 +1,451 @@
+//! The OCI runtime hook: `seccomp-recorder hook prestart|poststop`.
+//!
+//! Contract (runtime-spec "POSIX-platform Hooks", oci-hooks(5)): the container state
+//! JSON comes on stdin; a non-zero exit fails the container at prestart. Podman runs
+//! poststop itself, with no `pid` in the state and no PATH in the environment, and
+//! waits for it: the profile is on disk when `podman run` returns.
+//!
+//! prestart: parse annotations, check the output paths, find the container's cgroup
+//! from the state's pid, save a state file, register the cgroup (counting starts when
+//! the runtime loads the container's seccomp filter, or at exec without one).
+//! poststop: claim the state file, read the counts, release the slot, write the
+//! profile. Every run also finishes recordings whose poststop never came (`gc`).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::State;
+
+use crate::annotations::{self, AnnotationError};
+use crate::cgroup::{self, Cgroup2, CgroupError};
+use crate::exit::{Categorized, Category};
+use crate::outdir::{self, Destination, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
+use crate::profile::{self, ProfileOptions, RecordedSyscall, RUNTIME_TAIL};
+use crate::profile_file::{self, HostFacts, ProfileFileError};
+use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
+use crate::tracer::{HostAbis, StartMode, Tracer, TracerError, TracerPaths};
+
+/// Hook stages we act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Before the workload starts (the container's processes exist, in their cgroup).
+    Prestart,
+    /// Same moment as prestart for runtimes that have it (runtime-spec 1.0.2+).
+    #[value(name = "createRuntime", alias = "create-runtime")]
+    CreateRuntime,
+    /// After the container stopped.
+    Poststop,
+}
+
+/// Arguments of `hook`.
+#[derive(Debug, clap::Args)]
+pub struct HookArgs {
+    /// Directory profiles may be written to (repeatable; relative annotation paths
+    /// resolve below the first). Nothing is ever written outside these.
+    #[arg(long = "output-dir", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+    pub output_dirs: Vec<PathBuf>,
+    /// Directory base profiles may be read from, besides the output directories
+    /// (repeatable).
+    #[arg(long = "input-dir", value_name = "DIR")]
+    pub input_dirs: Vec<PathBuf>,
+    /// The hook stage.
+    #[arg(value_enum)]
+    pub stage: Stage,
+}
+
+/// Errors of the hook.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// stdin could not be read.
+    #[error("cannot read the container state from stdin")]
+    Stdin(#[source] std::io::Error),
+    /// The state JSON is malformed.
+    #[error("malformed OCI state on stdin (expected the runtime-spec state JSON)")]
+    State(#[source] serde_json::Error),
+    /// No pid at prestart.
+    #[error(
+        "the OCI state of container {0} has no pid: run this hook at prestart or createRuntime"
+    )]
+    NoPid(String),
+    /// Annotations are wrong.
+    #[error("bad recording annotations on container {id}")]
+    Annotation {
+        /// Container.
+        id: String,
+        /// Cause.
+        #[source]
+        source: AnnotationError,
+    },
+    /// Output path refused.
+    #[error(transparent)]
+    Output(#[from] OutputPathError),
+    /// Base profile unusable.
+    #[error("base profile unusable")]
+    Base(#[source] ProfileFileError),
+    /// cgroup problem.
+    #[error("cannot find the container's cgroup")]
+    Cgroup(#[from] CgroupError),
+    /// State file problem.
+    #[error(transparent)]
+    Store(#[from] StateError),
+    /// Kernel side.
+    #[error("recording failed")]
+    Tracer(#[from] TracerError),
+    /// The profile could not be serialized.
+    #[error("cannot serialize the profile")]
+    Json(#[source] serde_json::Error),
+}
+
+impl Categorized for HookError {
+    fn category(&self) -> Category {
+        match self {
+            HookError::Stdin(_) => Category::Io,
+            HookError::State(_) | HookError::NoPid(_) | HookError::Annotation { .. } => {
+                Category::BadInput
+            }
+            HookError::Output(e) => e.category(),
+            HookError::Base(e) => e.category(),
+            HookError::Cgroup(e) => e.category(),
+            HookError::Store(e) => e.category(),
+            HookError::Tracer(e) => e.category(),
+            HookError::Json(_) => Category::Internal,
+        }
+    }
+}
+
+const MAX_STATE: u64 = 1024 * 1024;
+
+/// Parses the runtime's state JSON (pure).
+pub fn parse_state(bytes: &[u8]) -> Result<State, HookError> {
+    serde_json::from_slice(bytes).map_err(HookError::State)
+}
+
+/// Runs the hook with the state read from `input`.
+pub fn run(args: &HookArgs, input: &mut dyn Read) -> Result<(), HookError> {
+    let mut buf = Vec::new();
+    input
+        .take(MAX_STATE)
+        .read_to_end(&mut buf)
+        .map_err(HookError::Stdin)?;
+    let st = parse_state(&buf)?;
+    let paths = TracerPaths::from_env();
+    let store = StateStore::new(&paths.run_dir);
+    match args.stage {
+        Stage::Prestart | Stage::CreateRuntime => prestart(args, &st, &paths, &store),
+        Stage::Poststop => poststop(&st, &paths, &store),
+    }
+}
+
+fn annotations_of(st: &State) -> HashMap<String, String> {
+    st.annotations().clone().unwrap_or_default()
+}
+
+fn prestart(
+    args: &HookArgs,
+    st: &State,
+    paths: &TracerPaths,
+    store: &StateStore,
+) -> Result<(), HookError> {
+    let id = st.id().to_owned();
+    let request =
+        annotations::parse(&annotations_of(st)).map_err(|source| HookError::Annotation {
+            id: id.clone(),
+            source,
+        })?;
+    let Some(request) = request else {
+        tracing::debug!(id, "no recording annotation; nothing to do");
+        return Ok(());
+    };
+    state::validate_id(&id)?;
+    let policy = OutputPolicy::new(&args.output_dirs)?;
+    let output = policy.resolve(&request.output)?;
+    outdir::check_writable(&output)?;
+    let stats = request
+        .stats
+        .as_deref()
+        .map(|s| policy.resolve(s))
+        .transpose()?;
+    if let Some(s) = &stats {
+        outdir::check_writable(s)?;
+    }
+    let base = match request.base.as_deref() {
+        Some(b) => {
+            let mut dirs = args.output_dirs.clone();
+            dirs.extend(args.input_dirs.iter().cloned());
+            let inputs = OutputPolicy::new(&dirs)?;
+            let dest = inputs.resolve(b)?;
+            // Fail now, not at poststop, when the base profile is unusable.
+            load_base(&dest)?;
+            Some(dest)
+        }
+        None => None,
+    };
+    let pid = st
+        .pid()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| HookError::NoPid(id.clone()))?;
+    let cg = Cgroup2::discover()?;
+    let relative = cg.path_of_process(Some(pid))?;
+    let dir = cg.dir(&relative);
+    let cgroup_id = Cgroup2::id_of(&dir)?;
+    let level = cgroup::level_of(&relative);
+
+    let mut state = RecordingState {
+        id: id.clone(),
+        kind: Kind::Container,
+        cgroup_dir: dir,
+        cgroup_id: cgroup_id.0,
+        slot: None,
+        output: Some(output),
+        stats,
+        base,
+        errno: DefaultErrnoRepr::from(request.errno),
+        owner_pid: None,
+        started_unix: state::now_unix(),
+    };
+    store.save(&state)?;
+    let mut tracer = match Tracer::open(paths) {
+        Ok(t) => t,
+        Err(e) => {
+            store.remove(&id);
+            return Err(e.into());
+        }
+    };
+    let slot = match tracer.register(cgroup_id, level, StartMode::AtFilterOrExec) {
+        Ok(s) => s,
+        Err(e) => {
+            store.remove(&id);
+            return Err(e.into());
+        }
+    };
+    state.slot = Some(slot);
+    store.save(&state)?;
+    tracing::info!(id, slot, cgroup = %state.cgroup_dir.display(), "recording container");
+    collect_garbage_best_effort(&mut tracer, store, Some(&id));
+    Ok(())
+}
+
+fn poststop(st: &State, paths: &TracerPaths, store: &StateStore) -> Result<(), HookError> {
+    let id = st.id().to_owned();
+    state::validate_id(&id)?;
+    let mut tracer = Tracer::open(paths)?;
+    match store.claim(&id)? {
+        Some(claimed) => {
+            finish(&mut tracer, &claimed.state)?;
+            claimed.done();
+            tracing::info!(id, "profile written");
+        }
+        None => {
+            // Not ours, or a gc run is finishing it right now: wait for that, so that
+            // the profile is on disk when the runtime returns.
+            wait_for_finishers(store, &id, Duration::from_secs(10));
+        }
+    }
+    collect_garbage_best_effort(&mut tracer, store, None);
+    Ok(())
+}
+
+fn wait_for_finishers(store: &StateStore, id: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while store.finishing(id) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn load_base(dest: &Destination) -> Result<oci_spec::runtime::LinuxSeccomp, HookError> {
+    let bytes = outdir::read(dest)?;
+    let text = String::from_utf8_lossy(&bytes);
+    profile_file::parse_profile(&text, &dest.path(), &HostFacts::current())
+        .map(|p| p.seccomp)
+        .map_err(HookError::Base)
+}
+
+/// Finishes a recording: reads its counts, releases its slot, writes its profile
+/// (and stats) when it has an output.
+pub fn finish(tracer: &mut Tracer, state: &RecordingState) -> Result<(), HookError> {
+    let snapshot = match state.slot {
+        Some(slot) => {
+            let snap = tracer.snapshot(slot);
+            match tracer.release(slot) {
+                Ok(()) | Err(TracerError::NotInUse(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match snap {
+                Ok(s) => s,
+                Err(TracerError::NotInUse(_)) => Default::default(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => Default::default(),
+    };
+    let Some(output) = &state.output else {
+        return Ok(());
+    };
+    let calls: Vec<RecordedSyscall> = snapshot
+        .calls
+        .iter()
+        .map(|c| RecordedSyscall {
+            arch: c.arch,
+            nr: c.nr,
+            count: c.count,
+        })
+        .collect();
+    let native = HostAbis::host()?.native;
+    let built = profile::build(
+        &calls,
+        &ProfileOptions {
+            errno: state.errno.into(),
+            native,
+        },
+    );
+    for (arch, nr) in &built.unnamed {
+        tracing::warn!(
+            id = state.id,
+            "syscall number {nr} on {arch} has no name; it cannot be allowed by name"
+        );
+    }
+    let mut prof = profile::add_allowed(&built.profile, RUNTIME_TAIL.iter().copied());
+    if let Some(base) = &state.base {
+        let base = load_base(base)?;
+        let (merged, skipped) = profile::merge_base(&prof, &base);
+        for s in skipped {
+            tracing::warn!(id = state.id, "{s}");
+        }
+        prof = merged;
+    }
+    let json = profile::to_json(&prof).map_err(HookError::Json)?;
+    if let Some(stats_dest) = &state.stats {
+        let mut text =
+            serde_json::to_string_pretty(&profile::stats(&calls)).map_err(HookError::Json)?;
+        text.push('\n');
+        outdir::write(stats_dest, text.as_bytes())?;
+    }
+    outdir::write(output, json.as_bytes())?;
+    Ok(())
+}
+
+/// What a gc run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    /// Recordings finished (profiles written).
+    pub finished: Vec<String>,
+    /// Kernel slots released that had no state at all.
+    pub orphans: usize,
+    /// Recordings that could not be finished, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Finishes recordings whose container (cgroup) or `record` process is gone, releases
+/// slots nobody owns, and so detaches the program when nothing is left.
+pub fn collect_garbage(
+    tracer: &mut Tracer,
+    store: &StateStore,
+    skip: Option<&str>,
+) -> Result<GcReport, HookError> {
+    let mut report = GcReport::default();
+    let mut known_cgroups = Vec::new();
+    for id in store.ids()? {
+        if Some(id.as_str()) == skip {
+            continue;
+        }
+        let st = match store.load(&id) {
+            Ok(s) => s,
+            Err(StateError::Missing(_)) => continue,
+            Err(e) => {
+                report.failed.push((id, e.to_string()));
+                continue;
+            }
+        };
+        let gone = match st.kind {
+            Kind::Container => !st.cgroup_dir.exists(),
+            Kind::Command => !st.owner_pid.is_some_and(state::process_alive),
+        };
+        if !gone {
+            known_cgroups.push(st.cgroup_id);
+            continue;
+        }
+        let Some(claimed) = store.claim(&id)? else {
+            continue;
+        };
+        match finish(tracer, &claimed.state) {
+            Ok(()) => {
+                if claimed.state.kind == Kind::Command {
+                    let _ = cgroup::remove_cgroup_dir(&claimed.state.cgroup_dir);
+                }
+                claimed.done();
+                report.finished.push(id);
+            }
+            Err(e) => {
+                known_cgroups.push(claimed.state.cgroup_id);
+                report.failed.push((id, e.to_string()));
+            }
+        }
+    }
+    if let Some(s) = skip {
+        if let Ok(st) = store.load(s) {
+            known_cgroups.push(st.cgroup_id);
+        }
+    }
+    // Slots with no state file at all (state removed by hand, or written by a crashed
+    // run): nobody will ever read them.
+    for (slot, st) in tracer.active()? {
+        if known_cgroups.contains(&st.cgroup_id) || store_has_cgroup(store, st.cgroup_id) {
+            continue;
+        }
+        tracer.release(slot)?;
+        report.orphans += 1;
+    }
+    Ok(report)
+}
+
+fn store_has_cgroup(store: &StateStore, cgroup_id: u64) -> bool {
+    store
+        .ids()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| store.load(id).ok())
+        .any(|s| s.cgroup_id == cgroup_id)
+}
+
+fn collect_garbage_best_effort(tracer: &mut Tracer, store: &StateStore, skip: Option<&str>) {
+    match collect_garbage(tracer, store, skip) {
+        Ok(r) => {
+            for id in &r.finished {
+                tracing::info!(id, "finished a recording whose poststop never came");
+            }
+            for (id, why) in &r.failed {
+                tracing::warn!(id, why, "could not finish a stale recording");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_crun_prestart_and_podman_poststop_states() {
+        let pre = br#"{"ociVersion":"1.0.2-dev","id":"abc","status":"created","pid":4242,
+            "bundle":"/var/lib/containers/x","annotations":{"io.containers.trace-syscall":"of:/o.json"}}"#;
+        let s = parse_state(pre).expect("prestart state");
+        assert_eq!(s.pid(), &Some(4242));
+        assert_eq!(s.id(), "abc");
+        let post = br#"{"ociVersion":"1.0.2-dev","id":"abc","status":"stopped","bundle":"/b"}"#;
+        let s = parse_state(post).expect("poststop state");
+        assert_eq!(s.pid(), &None);
+    }
+
+    #[test]
+    fn malformed_states_are_errors() {
+        for bad in [&b""[..], b"{", b"[]", br#"{"id":"a","status":"exploded"}"#] {
+            assert!(
+                matches!(parse_state(bad), Err(HookError::State(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

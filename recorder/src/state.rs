@@ -1,0 +1,331 @@
+//! One small state file per active recording under the run directory, written before
+//! the cgroup is registered, so that a crash or a missing poststop can be recovered
+//! (`gc`) with nothing lost.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Categorized, Category};
+use crate::outdir::Destination;
+use crate::output::{write_atomic, WriteError};
+use crate::profile::DefaultErrno;
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A container id that cannot be a file name.
+    #[error("container id '{0}' is not valid (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)")]
+    BadId(String),
+    /// Reading failed.
+    #[error("cannot read recording state {0}")]
+    Read(PathBuf, #[source] io::Error),
+    /// The file is not a state file.
+    #[error("corrupt recording state {0}")]
+    Corrupt(PathBuf, #[source] serde_json::Error),
+    /// Writing failed.
+    #[error("cannot save recording state")]
+    Write(#[from] WriteError),
+    /// No state for this id.
+    #[error("no recording state for container {0}")]
+    Missing(String),
+}
+
+impl Categorized for StateError {
+    fn category(&self) -> Category {
+        match self {
+            StateError::BadId(_) | StateError::Corrupt(..) => Category::BadInput,
+            StateError::Missing(_) => Category::BadInput,
+            StateError::Read(..) => Category::Io,
+            StateError::Write(e) => e.category(),
+        }
+    }
+}
+
+/// What is being recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A container (OCI hook): finished at poststop, or by gc once its cgroup is gone.
+    Container,
+    /// A `record -- CMD` run: finished by its own process, or by gc once it died.
+    Command,
+}
+
+/// The state of one recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingState {
+    /// Container id, or `cmd-<pid>` for `record`.
+    pub id: String,
+    /// What is recorded.
+    pub kind: Kind,
+    /// The cgroup v2 directory.
+    pub cgroup_dir: PathBuf,
+    /// Its id (directory inode).
+    pub cgroup_id: u64,
+    /// Recording slot in the kernel maps, once registered.
+    pub slot: Option<u32>,
+    /// Where the profile goes (containers).
+    pub output: Option<Destination>,
+    /// Where stats go (containers).
+    pub stats: Option<Destination>,
+    /// Base profile to merge (containers).
+    pub base: Option<Destination>,
+    /// Errno of denied syscalls.
+    pub errno: DefaultErrnoRepr,
+    /// The process that owns a `Command` recording.
+    pub owner_pid: Option<i32>,
+    /// Unix seconds when the recording was registered.
+    pub started_unix: u64,
+}
+
+/// Serializable form of [`DefaultErrno`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DefaultErrnoRepr {
+    /// EPERM.
+    #[serde(rename = "EPERM")]
+    Eperm,
+    /// ENOSYS.
+    #[serde(rename = "ENOSYS")]
+    Enosys,
+}
+
+impl From<DefaultErrno> for DefaultErrnoRepr {
+    fn from(e: DefaultErrno) -> Self {
+        match e {
+            DefaultErrno::Eperm => DefaultErrnoRepr::Eperm,
+            DefaultErrno::Enosys => DefaultErrnoRepr::Enosys,
+        }
+    }
+}
+
+impl From<DefaultErrnoRepr> for DefaultErrno {
+    fn from(e: DefaultErrnoRepr) -> Self {
+        match e {
+            DefaultErrnoRepr::Eperm => DefaultErrno::Eperm,
+            DefaultErrnoRepr::Enosys => DefaultErrno::Enosys,
+        }
+    }
+}
+
+/// Checks that an id is safe as a file name (pure).
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::BadId(id.chars().take(140).collect()))
+    }
+}
+
+/// The directory of state files.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+impl StateStore {
+    /// The store below `run_dir`.
+    pub fn new(run_dir: &Path) -> Self {
+        StateStore {
+            dir: run_dir.join("recordings"),
+        }
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Saves (atomically) a state.
+    pub fn save(&self, state: &RecordingState) -> Result<(), StateError> {
+        validate_id(&state.id)?;
+        fs::create_dir_all(&self.dir).map_err(|e| StateError::Read(self.dir.clone(), e))?;
+        let text = serde_json::to_vec_pretty(state)
+            .map_err(|e| StateError::Corrupt(self.path(&state.id), e))?;
+        write_atomic(&self.path(&state.id), &text)?;
+        Ok(())
+    }
+
+    /// Loads the state of `id`.
+    pub fn load(&self, id: &str) -> Result<RecordingState, StateError> {
+        validate_id(id)?;
+        let p = self.path(id);
+        let text = match fs::read(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StateError::Missing(id.to_owned()))
+            }
+            Err(e) => return Err(StateError::Read(p, e)),
+        };
+        serde_json::from_slice(&text).map_err(|e| StateError::Corrupt(p, e))
+    }
+
+    /// Every state file's id.
+    pub fn ids(&self) -> Result<Vec<String>, StateError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StateError::Read(self.dir.clone(), e)),
+        };
+        let mut ids: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".json")?;
+                validate_id(id).ok()?;
+                Some(id.to_owned())
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Claims the right to finish `id`: renames its state file away so that exactly
+    /// one process (poststop or gc) finishes it. `Ok(None)` if someone else did.
+    pub fn claim(&self, id: &str) -> Result<Option<Claimed>, StateError> {
+        validate_id(id)?;
+        let from = self.path(id);
+        let to = self
+            .dir
+            .join(format!(".{id}.finishing-{}", std::process::id()));
+        match fs::rename(&from, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StateError::Read(from, e)),
+        }
+        let text = fs::read(&to).map_err(|e| StateError::Read(to.clone(), e))?;
+        match serde_json::from_slice(&text) {
+            Ok(state) => Ok(Some(Claimed { state, file: to })),
+            Err(e) => {
+                let _ = fs::remove_file(&to);
+                Err(StateError::Corrupt(from, e))
+            }
+        }
+    }
+
+    /// Whether some process is finishing `id` right now.
+    pub fn finishing(&self, id: &str) -> bool {
+        let prefix = format!(".{id}.finishing-");
+        fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// Removes the state of `id` (used when registration failed).
+    pub fn remove(&self, id: &str) {
+        let _ = fs::remove_file(self.path(id));
+    }
+}
+
+/// A state claimed for finishing; `done` removes it, dropping it puts it back.
+pub struct Claimed {
+    /// The state.
+    pub state: RecordingState,
+    file: PathBuf,
+}
+
+impl Claimed {
+    /// The recording was finished: forget it.
+    pub fn done(self) {
+        let _ = fs::remove_file(&self.file);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        // Finishing failed: put the state back so that gc can retry.
+        if let Some(dir) = self.file.parent() {
+            let _ = fs::rename(&self.file, dir.join(format!("{}.json", self.state.id)));
+        }
+    }
+}
+
+/// Whether process `pid` is alive.
+pub fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(id: &str) -> RecordingState {
+        RecordingState {
+            id: id.to_owned(),
+            kind: Kind::Container,
+            cgroup_dir: PathBuf::from("/sys/fs/cgroup/x"),
+            cgroup_id: 42,
+            slot: Some(3),
+            output: None,
+            stats: None,
+            base: None,
+            errno: DefaultErrnoRepr::Enosys,
+            owner_pid: None,
+            started_unix: 1,
+        }
+    }
+
+    #[test]
+    fn ids_are_validated() {
+        for ok in ["abc", "0123456789abcdef", "my_ctr.1-2"] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "a/b", ".hidden", "-x", "a b", &"a".repeat(129)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn save_load_claim_done() {
+        let d = tempfile::tempdir().expect("tmp");
+        let store = StateStore::new(d.path());
+        store.save(&state("c1")).expect("save");
+        assert_eq!(store.ids().expect("ids"), vec!["c1".to_owned()]);
+        assert_eq!(store.load("c1").expect("load"), state("c1"));
+        let claimed = store.claim("c1").expect("claim").expect("some");
+        assert!(
+            store.claim("c1").expect("second").is_none(),
+            "claimed twice"
+        );
+        drop(claimed); // failure: put back
+        assert_eq!(store.ids().expect("ids"), vec!["c1".to_owned()]);
+        store.claim("c1").expect("claim").expect("some").done();
+        assert!(store.ids().expect("ids").is_empty());
+        assert!(matches!(store.load("c1"), Err(StateError::Missing(_))));
+    }
+
+    #[test]
+    fn corrupt_state_is_reported() {
+        let d = tempfile::tempdir().expect("tmp");
+        let store = StateStore::new(d.path());
+        std::fs::create_dir_all(d.path().join("recordings")).expect("mkdir");
+        std::fs::write(d.path().join("recordings/bad.json"), "{").expect("write");
+        assert!(matches!(store.load("bad"), Err(StateError::Corrupt(..))));
+    }
+}
