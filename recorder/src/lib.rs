@@ -10,6 +10,7 @@ pub mod cmd_syscalls;
 pub mod enforce;
 pub mod exit;
 pub mod hook;
+pub mod install;
 pub mod observability;
 pub mod outdir;
 pub mod output;

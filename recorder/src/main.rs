@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
-use seccomp_recorder::{cmd_syscalls, enforce, hook, record, state, tracer};
+use seccomp_recorder::{cmd_syscalls, enforce, hook, install, record, state, tracer};
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
@@ -26,6 +26,8 @@ enum Cmd {
     Syscalls(cmd_syscalls::SyscallsArgs),
     /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
     Hook(hook::HookArgs),
+    /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
+    Install(install::InstallArgs),
     /// Finish recordings whose poststop never came (container gone, recorder killed):
     /// write their profiles, release their kernel slots, detach when nothing is left.
     Gc,
@@ -68,6 +70,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Cmd::Hook(args) => {
             hook::run(&args, &mut std::io::stdin().lock())?;
+            Ok(0)
+        }
+        Cmd::Install(args) => {
+            let done = install::run(&args)?;
+            println!("installed {}", done.binary.display());
+            for f in &done.hook_files {
+                println!("wrote {}", f.display());
+            }
             Ok(0)
         }
         Cmd::Gc => {
@@ -131,6 +141,7 @@ fn category_of(err: &anyhow::Error) -> Category {
             cmd_syscalls::SyscallsError,
             enforce::EnforceError,
             hook::HookError,
+            install::InstallError,
             state::StateError,
             seccomp_recorder::outdir::OutputPathError,
             seccomp_recorder::annotations::AnnotationError,
