@@ -1,6 +1,8 @@
 //! Shared helpers of the end-to-end tests: prerequisites, the binary, tiny programs.
 #![allow(dead_code)]
 
+pub mod podman;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
