@@ -75,11 +75,11 @@ impl Categorized for InstallError {
     }
 }
 
-/// The annotation patterns (key regex → value regex) that make the hooks run.
+/// The annotation patterns (key regex → value regex) that make the hooks run. One
+/// pattern: podman and CRI-O require every listed pattern to match (unless `or`).
 pub fn annotation_patterns() -> serde_json::Value {
     json!({
-        "^io\\.containers\\.trace-syscall$": ".+",
-        "^seccomp-recorder\\.io/output$": ".+"
+        "^(io\\.containers\\.trace-syscall|seccomp-recorder\\.io/output)$": ".+"
     })
 }
 
