@@ -363,3 +363,118 @@ fn recorded_profile_enforced_lets_the_command_run_and_denies_the_rest() {
         assert!(!target.exists());
     }
 }
+
+#[test]
+fn report_attributes_a_childs_syscall_to_the_childs_comm() {
+    if !can_record() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    // dash runs `sync` as a child process (/bin/sync): only the child makes sync(2).
+    let out = run(&[
+        "record",
+        "-o",
+        "/dev/null",
+        "--report",
+        report.to_str().expect("utf8"),
+        "--",
+        "sh",
+        "-c",
+        "sync; true",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let lines = v["syscalls"].as_array().expect("syscalls");
+    let sync = lines
+        .iter()
+        .find(|l| l["name"] == "sync")
+        .expect("sync in report");
+    assert_eq!(sync["count"], 1);
+    assert_eq!(sync["first"]["comm"], "sync", "{sync}");
+    let execve = lines
+        .iter()
+        .find(|l| l["name"] == "execve")
+        .expect("execve");
+    // sh's own exec plus the child's (dash tries each PATH entry: failed execs count).
+    assert!(execve["count"].as_u64().expect("count") >= 2, "{execve}");
+    // The first execve is the recorder's child exec'ing sh: at sys_enter the thread
+    // still has the recorder's comm (it changes when the exec succeeds).
+    assert_eq!(execve["first"]["comm"], "seccomp-recorde", "{execve}");
+    assert!(sync["first"]["after_ms"].as_f64().expect("after_ms") > 0.0);
+    assert!(sync["first"]["pid"].as_u64().expect("pid") > 0);
+}
+
+#[test]
+fn steady_after_splits_startup_from_steady_state() {
+    if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Start-up: getppid; then a pause across the split; steady state: geteuid.
+    let exe = asm_program(
+        dir.path(),
+        "phases",
+        &[
+            Step::Syscall64 { nr: 110, n: 100 },
+            Step::SleepMs(800),
+            Step::Syscall64 { nr: 107, n: 100 },
+        ],
+    );
+    let full = dir.path().join("full.json");
+    let steady = dir.path().join("steady.json");
+    let out = run(&[
+        "record",
+        "-o",
+        full.to_str().expect("utf8"),
+        "--steady-after",
+        "300ms",
+        "--steady-output",
+        steady.to_str().expect("utf8"),
+        "--",
+        exe.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let full = allowed_names(&full);
+    let steady = allowed_names(&steady);
+    for n in ["execve", "getppid", "nanosleep", "geteuid", "exit"] {
+        assert!(full.contains(&n.to_owned()), "{n} missing from {full:?}");
+    }
+    assert_eq!(steady, vec!["exit".to_owned(), "geteuid".to_owned()]);
+}
+
+#[test]
+fn steady_marker_splits_when_the_file_appears() {
+    if !can_record() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ready");
+    let steady = dir.path().join("steady.json");
+    let script = format!("true; touch {}; sleep 0.5; sync", marker.display());
+    let out = run(&[
+        "record",
+        "-o",
+        "/dev/null",
+        "--steady-marker",
+        marker.to_str().expect("utf8"),
+        "--steady-output",
+        steady.to_str().expect("utf8"),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let steady = allowed_names(&steady);
+    assert!(steady.contains(&"sync".to_owned()), "{steady:?}");
+    // The marker was created by touch before the split: its utimensat is start-up.
+    assert!(!steady.contains(&"utimensat".to_owned()), "{steady:?}");
+}
+
+#[test]
+fn steady_output_needs_a_split() {
+    let out = run(&["record", "--steady-output", "/tmp/x.json", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -17,6 +17,7 @@ pub mod output;
 pub mod profile;
 pub mod profile_file;
 pub mod record;
+pub mod report;
 pub mod state;
 pub mod syscalls;
 pub mod tracer;

@@ -7,16 +7,20 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::cgroup::{Cgroup2, CgroupError, ScratchCgroup};
 use crate::exit::{Categorized, Category};
 use crate::output::{write_atomic, WriteError};
 use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
+use crate::report::{self, Evidence, FirstSeen};
 use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 
 /// Arguments of `record`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("steady").args(["steady_after", "steady_marker"])))]
 pub struct RecordArgs {
     /// Write the profile here (atomically) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -24,9 +28,29 @@ pub struct RecordArgs {
     /// Write exact per-syscall counts here (JSON).
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// Write the evidence here (JSON): per syscall the exact count, the first process
+    /// (pid, comm) that made it and when, in ms after the start.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Errno that denied syscalls return under the profile.
     #[arg(long, value_enum, default_value_t = DefaultErrno::default(), value_name = "ERRNO")]
     pub default_errno: DefaultErrno,
+    /// Split the recording this long after the start (e.g. 500ms, 2s): the syscalls
+    /// made after it go into a second, tighter profile (--steady-output).
+    #[arg(long, value_name = "DURATION", value_parser = report::parse_duration, requires = "steady_output")]
+    pub steady_after: Option<Duration>,
+    /// Split the recording when this file appears (the workload creates it when it is
+    /// ready, e.g. a server after start-up).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "steady_output",
+        conflicts_with = "steady_after"
+    )]
+    pub steady_marker: Option<PathBuf>,
+    /// Where the steady-phase profile goes (needs --steady-after or --steady-marker).
+    #[arg(long, value_name = "FILE", requires = "steady")]
+    pub steady_output: Option<PathBuf>,
     /// The command to record, with its arguments.
     #[arg(
         required = true,
@@ -168,10 +192,57 @@ pub struct Recorded {
     pub exit_code: u8,
     /// The counts.
     pub snapshot: Snapshot,
+    /// The counts at the steady-state split, if one was asked for and reached.
+    pub at_split: Option<Snapshot>,
+}
+
+/// When to split a recording into startup and steady state.
+#[derive(Debug, Clone)]
+pub enum Split {
+    /// This long after the command started.
+    After(Duration),
+    /// When this file exists.
+    Marker(PathBuf),
+}
+
+/// Takes a snapshot of `slot` when `split` is reached, unless `stop` says the command
+/// ended first. Runs on its own thread with its own map handles.
+fn split_watcher(
+    paths: TracerPaths,
+    slot: u32,
+    split: Split,
+    stop: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<Option<Result<Snapshot, TracerError>>> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        loop {
+            let reached = match &split {
+                Split::After(d) => start.elapsed() >= *d,
+                Split::Marker(p) => p.exists(),
+            };
+            if reached {
+                return Some(Tracer::open(&paths).and_then(|t| t.snapshot(slot)));
+            }
+            let wait = match &split {
+                Split::After(d) => d
+                    .saturating_sub(start.elapsed())
+                    .min(Duration::from_millis(50)),
+                Split::Marker(_) => Duration::from_millis(10),
+            };
+            match stop.recv_timeout(wait) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    })
 }
 
 /// Runs `command` in a fresh cgroup, recording from its exec on.
-pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recorded, RecordError> {
+pub fn record_command(
+    paths: &TracerPaths,
+    command: &[OsString],
+    split: Option<Split>,
+) -> Result<Recorded, RecordError> {
     tracer::require_root()?;
     let cg = Cgroup2::discover()?;
     let scratch = ScratchCgroup::create(&cg, &format!("seccomp-recorder-{}", std::process::id()))?;
@@ -235,10 +306,17 @@ pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recor
     })?;
     drop(procs);
     forward_signals_to(child.id() as i32);
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
     let status = child.wait().map_err(|source| RecordError::Spawn {
         command: program.to_string_lossy().into_owned(),
         source,
     })?;
+    let _ = stop_tx.send(());
+    let at_split = match watcher.map(|w| w.join()) {
+        Some(Ok(Some(snap))) => Some(snap?),
+        _ => None,
+    };
     let exit_code = match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
         (None, Some(s)) => 128u8.wrapping_add(s as u8),
@@ -251,7 +329,29 @@ pub fn record_command(paths: &TracerPaths, command: &[OsString]) -> Result<Recor
     Ok(Recorded {
         exit_code,
         snapshot,
+        at_split,
     })
+}
+
+/// The evidence of a snapshot (counts with first use).
+pub fn to_evidence(snapshot: &Snapshot) -> Vec<Evidence> {
+    snapshot
+        .calls
+        .iter()
+        .map(|c| Evidence {
+            call: RecordedSyscall {
+                arch: c.arch,
+                nr: c.nr,
+                count: c.count,
+            },
+            first: c.first.as_ref().map(|f| FirstSeen {
+                pid: f.pid,
+                tid: f.tid,
+                comm: f.comm.clone(),
+                after_ms: f.after_ns as f64 / 1e6,
+            }),
+        })
+        .collect()
 }
 
 /// Converts tracer counts to profile input.
@@ -270,16 +370,19 @@ pub fn to_recorded(snapshot: &Snapshot) -> Vec<RecordedSyscall> {
 /// `record`: returns the exit code to leave with.
 pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     let paths = TracerPaths::from_env();
-    let recorded = record_command(&paths, &args.command)?;
+    let split = match (&args.steady_after, &args.steady_marker) {
+        (Some(d), _) => Some(Split::After(*d)),
+        (None, Some(p)) => Some(Split::Marker(p.clone())),
+        (None, None) => None,
+    };
+    let recorded = record_command(&paths, &args.command, split.clone())?;
     let calls = to_recorded(&recorded.snapshot);
     let native = tracer::HostAbis::host()?.native;
-    let built = profile::build(
-        &calls,
-        &ProfileOptions {
-            errno: args.default_errno,
-            native,
-        },
-    );
+    let options = ProfileOptions {
+        errno: args.default_errno,
+        native,
+    };
+    let built = profile::build(&calls, &options);
     for (arch, nr) in &built.unnamed {
         tracing::warn!(
             "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
@@ -291,6 +394,25 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
         let mut text = serde_json::to_string_pretty(&stats)?;
         text.push('\n');
         write_atomic(stats_path, text.as_bytes())?;
+    }
+    if let Some(report_path) = &args.report {
+        let doc = report::report(&to_evidence(&recorded.snapshot));
+        let mut text = serde_json::to_string_pretty(&doc)?;
+        text.push('\n');
+        write_atomic(report_path, text.as_bytes())?;
+    }
+    if let (Some(split), Some(path)) = (&split, &args.steady_output) {
+        let steady = match &recorded.at_split {
+            Some(at) => report::steady_phase(&to_recorded(at), &calls),
+            None => {
+                tracing::warn!(
+                    "the command ended before the steady phase began ({split:?}); the steady profile allows nothing"
+                );
+                Vec::new()
+            }
+        };
+        let json = profile::to_json(&profile::build(&steady, &options).profile)?;
+        write_atomic(path, json.as_bytes())?;
     }
     match &args.output {
         Some(path) => write_atomic(path, json.as_bytes())?,
