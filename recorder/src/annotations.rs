@@ -20,8 +20,11 @@ pub const ERRNO: &str = "seccomp-recorder.io/errno";
 /// Where to write exact per-syscall counts (JSON).
 pub const STATS: &str = "seccomp-recorder.io/stats";
 
+/// Where to write the evidence report (counts, first process, first time).
+pub const REPORT: &str = "seccomp-recorder.io/report";
+
 /// Every annotation we read.
-pub const ALL: [&str; 5] = [TRACE_SYSCALL, OUTPUT, BASE, ERRNO, STATS];
+pub const ALL: [&str; 6] = [TRACE_SYSCALL, OUTPUT, BASE, ERRNO, STATS, REPORT];
 
 const MAX_VALUE: usize = 4096;
 
@@ -36,6 +39,8 @@ pub struct Request {
     pub errno: DefaultErrno,
     /// Requested stats path, as written.
     pub stats: Option<String>,
+    /// Requested report path, as written.
+    pub report: Option<String>,
 }
 
 /// Annotation errors.
@@ -128,6 +133,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let ours_base = value(annotations, BASE)?;
     let errno = value(annotations, ERRNO)?;
     let stats = value(annotations, STATS)?;
+    let report = value(annotations, REPORT)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -140,7 +146,12 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
         (Some((a, _)), _) => a.clone(),
         (None, Some(b)) => b.to_owned(),
         (None, None) => {
-            for (key, v) in [(BASE, ours_base), (ERRNO, errno), (STATS, stats)] {
+            for (key, v) in [
+                (BASE, ours_base),
+                (ERRNO, errno),
+                (STATS, stats),
+                (REPORT, report),
+            ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
                 }
@@ -173,6 +184,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
         base,
         errno,
         stats: stats.map(str::to_owned),
+        report: report.map(str::to_owned),
     }))
 }
 

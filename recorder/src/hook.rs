@@ -24,6 +24,7 @@ use crate::exit::{Categorized, Category};
 use crate::outdir::{self, Destination, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
 use crate::profile::{self, ProfileOptions, RecordedSyscall, RUNTIME_TAIL};
 use crate::profile_file::{self, HostFacts, ProfileFileError};
+use crate::report;
 use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{HostAbis, StartMode, Tracer, TracerError, TracerPaths};
 
@@ -64,6 +65,9 @@ pub enum HookError {
     /// The state JSON is malformed.
     #[error("malformed OCI state on stdin (expected the runtime-spec state JSON)")]
     State(#[source] serde_json::Error),
+    /// The state is valid JSON but not a state object.
+    #[error("malformed OCI state on stdin: expected a JSON object with a non-empty \"id\"")]
+    StateShape,
     /// No pid at prestart.
     #[error(
         "the OCI state of container {0} has no pid: run this hook at prestart or createRuntime"
@@ -102,9 +106,10 @@ impl Categorized for HookError {
     fn category(&self) -> Category {
         match self {
             HookError::Stdin(_) => Category::Io,
-            HookError::State(_) | HookError::NoPid(_) | HookError::Annotation { .. } => {
-                Category::BadInput
-            }
+            HookError::State(_)
+            | HookError::StateShape
+            | HookError::NoPid(_)
+            | HookError::Annotation { .. } => Category::BadInput,
             HookError::Output(e) => e.category(),
             HookError::Base(e) => e.category(),
             HookError::Cgroup(e) => e.category(),
@@ -117,9 +122,17 @@ impl Categorized for HookError {
 
 const MAX_STATE: u64 = 1024 * 1024;
 
-/// Parses the runtime's state JSON (pure).
+/// Parses the runtime's state JSON (pure): an object with at least a non-empty id.
 pub fn parse_state(bytes: &[u8]) -> Result<State, HookError> {
-    serde_json::from_slice(bytes).map_err(HookError::State)
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(HookError::State)?;
+    if !value
+        .get("id")
+        .and_then(|v| v.as_str())
+        .is_some_and(|id| !id.is_empty())
+    {
+        return Err(HookError::StateShape);
+    }
+    serde_json::from_value(value).map_err(HookError::State)
 }
 
 /// Runs the hook with the state read from `input`.
@@ -170,6 +183,14 @@ fn prestart(
     if let Some(s) = &stats {
         outdir::check_writable(s)?;
     }
+    let report = request
+        .report
+        .as_deref()
+        .map(|s| policy.resolve(s))
+        .transpose()?;
+    if let Some(r) = &report {
+        outdir::check_writable(r)?;
+    }
     let base = match request.base.as_deref() {
         Some(b) => {
             let mut dirs = args.output_dirs.clone();
@@ -200,6 +221,7 @@ fn prestart(
         slot: None,
         output: Some(output),
         stats,
+        report,
         base,
         errno: DefaultErrnoRepr::from(request.errno),
         owner_pid: None,
@@ -322,6 +344,12 @@ pub fn finish(tracer: &mut Tracer, state: &RecordingState) -> Result<(), HookErr
         text.push('\n');
         outdir::write(stats_dest, text.as_bytes())?;
     }
+    if let Some(report_dest) = &state.report {
+        let doc = report::report(&crate::record::to_evidence(&snapshot));
+        let mut text = serde_json::to_string_pretty(&doc).map_err(HookError::Json)?;
+        text.push('\n');
+        outdir::write(report_dest, text.as_bytes())?;
+    }
     outdir::write(output, json.as_bytes())?;
     Ok(())
 }
@@ -441,9 +469,20 @@ mod tests {
 
     #[test]
     fn malformed_states_are_errors() {
-        for bad in [&b""[..], b"{", b"[]", br#"{"id":"a","status":"exploded"}"#] {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{}",
+            br#"{"id":""}"#,
+            br#"{"id":"a","status":"exploded"}"#,
+            br#"{"id":"a","pid":"twelve"}"#,
+        ] {
             assert!(
-                matches!(parse_state(bad), Err(HookError::State(_))),
+                matches!(
+                    parse_state(bad),
+                    Err(HookError::State(_) | HookError::StateShape)
+                ),
                 "{bad:?}"
             );
         }

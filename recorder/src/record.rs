@@ -257,6 +257,7 @@ pub fn record_command(
         slot: None,
         output: None,
         stats: None,
+        report: None,
         base: None,
         errno: DefaultErrnoRepr::Enosys,
         owner_pid: Some(std::process::id() as i32),

@@ -71,6 +71,9 @@ pub struct RecordingState {
     pub output: Option<Destination>,
     /// Where stats go (containers).
     pub stats: Option<Destination>,
+    /// Where the evidence report goes (containers).
+    #[serde(default)]
+    pub report: Option<Destination>,
     /// Base profile to merge (containers).
     pub base: Option<Destination>,
     /// Errno of denied syscalls.
@@ -284,6 +287,7 @@ mod tests {
             slot: Some(3),
             output: None,
             stats: None,
+            report: None,
             base: None,
             errno: DefaultErrnoRepr::Enosys,
             owner_pid: None,
