@@ -478,3 +478,53 @@ fn steady_output_needs_a_split() {
     let out = run(&["record", "--steady-output", "/tmp/x.json", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn x32_calls_are_recorded_under_scmp_arch_x32() {
+    if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The x32 ABI marks the syscall number with bit 30; sys_enter sees the call even
+    // on kernels built without x32 support (it then fails with ENOSYS).
+    let exe = asm_program(
+        dir.path(),
+        "x32",
+        &[
+            Step::Syscall64 {
+                nr: 0x4000_0000 | 39,
+                n: 3,
+            }, // getpid, x32
+            Step::Syscall64 {
+                nr: 0x4000_0000 | 522,
+                n: 2,
+            }, // rt_sigpending, x32-only number
+        ],
+    );
+    let (out, profile, stats) = record(dir.path(), "x32", &[exe.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = read_stats(&stats);
+    assert_eq!(count_of(&s, "SCMP_ARCH_X32", "getpid"), 3, "{s:?}");
+    assert_eq!(count_of(&s, "SCMP_ARCH_X32", "rt_sigpending"), 2, "{s:?}");
+    assert_eq!(count_of(&s, X64, "getpid"), 0, "{s:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("json");
+    let nrs: Vec<u64> = v["syscalls"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|l| l["arch"] == "SCMP_ARCH_X32")
+        .map(|l| l["nr"].as_u64().expect("nr"))
+        .collect();
+    assert_eq!(
+        nrs,
+        vec![0x4000_0027, 0x4000_020a],
+        "x32 numbers carry the x32 bit"
+    );
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile).expect("profile")).expect("json");
+    assert_eq!(
+        p["architectures"],
+        serde_json::json!([X64, "SCMP_ARCH_X32"])
+    );
+}

@@ -361,6 +361,8 @@ pub struct GcReport {
     pub finished: Vec<String>,
     /// Kernel slots released that had no state at all.
     pub orphans: usize,
+    /// Pin directories of other builds removed (their program was not attached).
+    pub stale_builds: usize,
     /// Recordings that could not be finished, with the reason.
     pub failed: Vec<(String, String)>,
 }
@@ -425,6 +427,7 @@ pub fn collect_garbage(
         tracer.release(slot)?;
         report.orphans += 1;
     }
+    report.stale_builds = crate::tracer::remove_stale_builds(&tracer.paths().clone())?.len();
     Ok(report)
 }
 

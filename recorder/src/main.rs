@@ -91,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if report.orphans > 0 {
                 println!("released {} orphaned recording slot(s)", report.orphans);
             }
+            if report.stale_builds > 0 {
+                println!("removed the pins of {} older build(s)", report.stale_builds);
+            }
             for (id, why) in &report.failed {
                 eprintln!("seccomp-recorder: could not finish {id}: {why}");
             }

@@ -533,6 +533,11 @@ impl Tracer {
         self.abis
     }
 
+    /// Where pins, lock and state live.
+    pub fn paths(&self) -> &TracerPaths {
+        &self.paths
+    }
+
     /// The pin directory in use.
     pub fn pin_dir(&self) -> &Path {
         &self.dir
@@ -864,6 +869,7 @@ pub fn unload(paths: &TracerPaths) -> Result<bool, TracerError> {
     tracer.detach()?;
     drop(tracer);
     fs::remove_dir_all(&dir).map_err(io_err("cannot remove", &dir))?;
+    remove_stale_builds(paths)?;
     let _ = fs::remove_dir(&paths.bpf_base);
     Ok(true)
 }
@@ -898,6 +904,34 @@ impl FloorProgram {
             .map_err(prog_err("cannot attach to raw tracepoint sys_enter"))?;
         Ok(FloorProgram { _ebpf: ebpf })
     }
+}
+
+/// Removes the pins left by other builds of this tool (another layout, found next to
+/// ours) when their program is not attached. Returns the directories removed.
+pub fn remove_stale_builds(paths: &TracerPaths) -> Result<Vec<PathBuf>, TracerError> {
+    let current = paths.pin_dir();
+    let entries = match fs::read_dir(&paths.bpf_base) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(TracerError::Io {
+                what: "cannot list",
+                path: paths.bpf_base.clone(),
+                source: e,
+            })
+        }
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let dir = e.path();
+        let is_build = e.file_name().to_str().is_some_and(|n| n.starts_with("v1-"));
+        if dir == current || !is_build || !dir.is_dir() || dir.join(pins::LINK).exists() {
+            continue;
+        }
+        fs::remove_dir_all(&dir).map_err(io_err("cannot remove stale pins", &dir))?;
+        removed.push(dir);
+    }
+    Ok(removed)
 }
 
 fn bucket_of(id: u64, probe: u32) -> u32 {
