@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::exit::{Categorized, Category};
+use crate::formats::Format;
 use crate::profile::DefaultErrno;
 
 /// oci-seccomp-bpf-hook's annotation.
@@ -23,8 +24,11 @@ pub const STATS: &str = "seccomp-recorder.io/stats";
 /// Where to write the evidence report (counts, first process, first time).
 pub const REPORT: &str = "seccomp-recorder.io/report";
 
+/// `oci` (default), `docker` or `spo`: the profile's format.
+pub const FORMAT: &str = "seccomp-recorder.io/format";
+
 /// Every annotation we read.
-pub const ALL: [&str; 6] = [TRACE_SYSCALL, OUTPUT, BASE, ERRNO, STATS, REPORT];
+pub const ALL: [&str; 7] = [TRACE_SYSCALL, OUTPUT, BASE, ERRNO, STATS, REPORT, FORMAT];
 
 const MAX_VALUE: usize = 4096;
 
@@ -41,6 +45,8 @@ pub struct Request {
     pub stats: Option<String>,
     /// Requested report path, as written.
     pub report: Option<String>,
+    /// Profile format.
+    pub format: Format,
 }
 
 /// Annotation errors.
@@ -71,6 +77,9 @@ pub enum AnnotationError {
         /// What they disagree about.
         what: &'static str,
     },
+    /// The format is not one we write.
+    #[error("annotation {FORMAT} is '{0}': expected oci, docker or spo")]
+    BadFormat(String),
     /// The errno is not one we offer.
     #[error("annotation {ERRNO} is '{0}': expected EPERM or ENOSYS")]
     BadErrno(String),
@@ -134,6 +143,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let errno = value(annotations, ERRNO)?;
     let stats = value(annotations, STATS)?;
     let report = value(annotations, REPORT)?;
+    let format = value(annotations, FORMAT)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -151,6 +161,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
                 (ERRNO, errno),
                 (STATS, stats),
                 (REPORT, report),
+                (FORMAT, format),
             ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
@@ -185,6 +196,11 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
         errno,
         stats: stats.map(str::to_owned),
         report: report.map(str::to_owned),
+        format: match format {
+            None => Format::default(),
+            Some(f) => <Format as clap::ValueEnum>::from_str(f, true)
+                .map_err(|_| AnnotationError::BadFormat(f.to_owned()))?,
+        },
     }))
 }
 
@@ -228,6 +244,15 @@ mod tests {
         assert_eq!(r.output, "app.json");
         assert_eq!(r.errno, DefaultErrno::Eperm);
         assert_eq!(r.stats.as_deref(), Some("app.stats.json"));
+        assert_eq!(r.format, Format::Oci);
+        let r = parse(&ann(&[(OUTPUT, "a.json"), (FORMAT, "SPO")]))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(r.format, Format::Spo);
+        assert_eq!(
+            parse(&ann(&[(OUTPUT, "a.json"), (FORMAT, "yaml")])),
+            Err(AnnotationError::BadFormat("yaml".into()))
+        );
     }
 
     #[test]

@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::State;
 
 use crate::annotations::{self, AnnotationError};
-use crate::cgroup::{self, Cgroup2, CgroupError};
+use crate::cgroup::{self, Cgroup2, CgroupError, CgroupId};
 use crate::exit::{Categorized, Category};
+use crate::formats::{self, Format, FormatError};
 use crate::outdir::{self, Destination, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
-use crate::profile::{self, ProfileOptions, RecordedSyscall, RUNTIME_TAIL};
+use crate::profile::{self, ProfileOptions, RUNTIME_TAIL};
 use crate::profile_file::{self, HostFacts, ProfileFileError};
 use crate::report;
-use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
+use crate::state::{self, Claimed, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{HostAbis, StartMode, Tracer, TracerError, TracerPaths};
 
 /// Hook stages we act on.
@@ -100,6 +101,9 @@ pub enum HookError {
     /// The profile could not be serialized.
     #[error("cannot serialize the profile")]
     Json(#[source] serde_json::Error),
+    /// The profile cannot be written in the asked format.
+    #[error("cannot render the profile")]
+    Format(#[from] FormatError),
 }
 
 impl Categorized for HookError {
@@ -116,6 +120,7 @@ impl Categorized for HookError {
             HookError::Store(e) => e.category(),
             HookError::Tracer(e) => e.category(),
             HookError::Json(_) => Category::Internal,
+            HookError::Format(e) => e.category(),
         }
     }
 }
@@ -125,10 +130,10 @@ const MAX_STATE: u64 = 1024 * 1024;
 /// Parses the runtime's state JSON (pure): an object with at least a non-empty id.
 pub fn parse_state(bytes: &[u8]) -> Result<State, HookError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(HookError::State)?;
-    if !value
+    if value
         .get("id")
         .and_then(|v| v.as_str())
-        .is_some_and(|id| !id.is_empty())
+        .is_none_or(str::is_empty)
     {
         return Err(HookError::StateShape);
     }
@@ -222,6 +227,12 @@ fn prestart(
         output: Some(output),
         stats,
         report,
+        recorded: None,
+        format: Some(
+            <Format as clap::ValueEnum>::to_possible_value(&request.format)
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_else(|| "oci".to_owned()),
+        ),
         base,
         errno: DefaultErrnoRepr::from(request.errno),
         owner_pid: None,
@@ -254,8 +265,8 @@ fn poststop(st: &State, paths: &TracerPaths, store: &StateStore) -> Result<(), H
     state::validate_id(&id)?;
     let mut tracer = Tracer::open(paths)?;
     match store.claim(&id)? {
-        Some(claimed) => {
-            finish(&mut tracer, &claimed.state)?;
+        Some(mut claimed) => {
+            finish(&mut tracer, &mut claimed)?;
             claimed.done();
             tracing::info!(id, "profile written");
         }
@@ -284,36 +295,48 @@ fn load_base(dest: &Destination) -> Result<oci_spec::runtime::LinuxSeccomp, Hook
         .map_err(HookError::Base)
 }
 
-/// Finishes a recording: reads its counts, releases its slot, writes its profile
-/// (and stats) when it has an output.
-pub fn finish(tracer: &mut Tracer, state: &RecordingState) -> Result<(), HookError> {
-    let snapshot = match state.slot {
-        Some(slot) => {
-            let snap = tracer.snapshot(slot);
-            match tracer.release(slot) {
+/// Finishes a claimed recording: reads its counts (only from a slot that still records
+/// its cgroup), saves them in the claimed state, releases the slot, then writes the
+/// profile (and stats, report) when it has an output. If writing fails, the state put
+/// back holds the counts and no slot, so `gc` retries the writing and no other
+/// recording's slot is ever touched.
+pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookError> {
+    let state = claimed.state.clone();
+    let recorded = match (&state.recorded, state.slot) {
+        (Some(saved), _) => saved.clone(),
+        (None, Some(slot)) => {
+            let owner = CgroupId(state.cgroup_id);
+            let snapshot = match tracer.snapshot_owned(slot, owner) {
+                Ok(s) => s,
+                Err(TracerError::NotInUse(_)) => {
+                    tracing::warn!(
+                        id = state.id,
+                        slot,
+                        "recording slot was already released; its counts are lost"
+                    );
+                    Default::default()
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let saved = report::report(&crate::record::to_evidence(&snapshot));
+            let mut next = state.clone();
+            next.slot = None;
+            next.recorded = Some(saved.clone());
+            claimed.update(next)?;
+            match tracer.release_owned(slot, owner) {
                 Ok(()) | Err(TracerError::NotInUse(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            match snap {
-                Ok(s) => s,
-                Err(TracerError::NotInUse(_)) => Default::default(),
-                Err(e) => return Err(e.into()),
-            }
+            saved
         }
-        None => Default::default(),
+        (None, None) => report::Report {
+            syscalls: Vec::new(),
+        },
     };
     let Some(output) = &state.output else {
         return Ok(());
     };
-    let calls: Vec<RecordedSyscall> = snapshot
-        .calls
-        .iter()
-        .map(|c| RecordedSyscall {
-            arch: c.arch,
-            nr: c.nr,
-            count: c.count,
-        })
-        .collect();
+    let calls = report::recorded_calls(&recorded);
     let native = HostAbis::host()?.native;
     let built = profile::build(
         &calls,
@@ -337,7 +360,17 @@ pub fn finish(tracer: &mut Tracer, state: &RecordingState) -> Result<(), HookErr
         }
         prof = merged;
     }
-    let json = profile::to_json(&prof).map_err(HookError::Json)?;
+    let format = state
+        .format
+        .as_deref()
+        .and_then(|f| <Format as clap::ValueEnum>::from_str(f, true).ok())
+        .unwrap_or_default();
+    let name = output
+        .relative
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| state.id.clone());
+    let json = formats::render(&prof, format, &name)?;
     if let Some(stats_dest) = &state.stats {
         let mut text =
             serde_json::to_string_pretty(&profile::stats(&calls)).map_err(HookError::Json)?;
@@ -345,8 +378,7 @@ pub fn finish(tracer: &mut Tracer, state: &RecordingState) -> Result<(), HookErr
         outdir::write(stats_dest, text.as_bytes())?;
     }
     if let Some(report_dest) = &state.report {
-        let doc = report::report(&crate::record::to_evidence(&snapshot));
-        let mut text = serde_json::to_string_pretty(&doc).map_err(HookError::Json)?;
+        let mut text = serde_json::to_string_pretty(&recorded).map_err(HookError::Json)?;
         text.push('\n');
         outdir::write(report_dest, text.as_bytes())?;
     }
@@ -396,10 +428,10 @@ pub fn collect_garbage(
             known_cgroups.push(st.cgroup_id);
             continue;
         }
-        let Some(claimed) = store.claim(&id)? else {
+        let Some(mut claimed) = store.claim(&id)? else {
             continue;
         };
-        match finish(tracer, &claimed.state) {
+        match finish(tracer, &mut claimed) {
             Ok(()) => {
                 if claimed.state.kind == Kind::Command {
                     let _ = cgroup::remove_cgroup_dir(&claimed.state.cgroup_dir);
@@ -419,13 +451,17 @@ pub fn collect_garbage(
         }
     }
     // Slots with no state file at all (state removed by hand, or written by a crashed
-    // run): nobody will ever read them.
+    // run): nobody will ever read them. States being finished right now are known too.
+    known_cgroups.extend(store.finishing_states().iter().map(|s| s.cgroup_id));
     for (slot, st) in tracer.active()? {
         if known_cgroups.contains(&st.cgroup_id) || store_has_cgroup(store, st.cgroup_id) {
             continue;
         }
-        tracer.release(slot)?;
-        report.orphans += 1;
+        match tracer.release_owned(slot, CgroupId(st.cgroup_id)) {
+            Ok(()) => report.orphans += 1,
+            Err(TracerError::NotInUse(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     report.stale_builds = crate::tracer::remove_stale_builds(&tracer.paths().clone())?.len();
     Ok(report)

@@ -6,9 +6,15 @@
 pub mod annotations;
 pub mod btf;
 pub mod cgroup;
+pub mod cmd_check;
+pub mod cmd_diff;
+pub mod cmd_merge;
 pub mod cmd_syscalls;
+pub mod cmd_validate;
 pub mod enforce;
+pub mod evidence;
 pub mod exit;
+pub mod formats;
 pub mod hook;
 pub mod install;
 pub mod observability;

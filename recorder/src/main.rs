@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
-use seccomp_recorder::{cmd_syscalls, enforce, hook, install, record, state, tracer};
+use seccomp_recorder::{cmd_syscalls, cmd_validate, enforce, hook, install, record, state, tracer};
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
@@ -24,6 +24,9 @@ enum Cmd {
     Enforce(enforce::EnforceArgs),
     /// Look up syscall numbers and names per architecture (like ausyscall).
     Syscalls(cmd_syscalls::SyscallsArgs),
+    /// Check profiles: schema errors with their JSON path, unknown syscall names per
+    /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
+    Validate(cmd_validate::ValidateArgs),
     /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
     Hook(hook::HookArgs),
     /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
@@ -47,14 +50,21 @@ fn main() -> ExitCode {
             });
         }
     };
-    observability::init(match cli.command {
-        Cmd::Hook(_) => LogTarget::HookFile,
-        _ => LogTarget::Stderr,
+    let is_hook = matches!(cli.command, Cmd::Hook(_));
+    observability::init(if is_hook {
+        LogTarget::HookFile
+    } else {
+        LogTarget::Stderr
     });
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("seccomp-recorder: {}", one_line(&err));
+            let line = one_line(&err);
+            if is_hook {
+                // The runtime may drop a hook's stderr (crun does): the log keeps it.
+                tracing::error!("{line}");
+            }
+            eprintln!("seccomp-recorder: {line}");
             ExitCode::from(category_of(&err).code())
         }
     }
@@ -68,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             cmd_syscalls::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
+        Cmd::Validate(args) => gate(cmd_validate::run(&args, &mut std::io::stdout().lock())),
         Cmd::Hook(args) => {
             hook::run(&args, &mut std::io::stdin().lock())?;
             Ok(0)
@@ -111,6 +122,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// CI gates (`check`, `validate`, `diff`) exit 2 on any error: 0 and 1 are answers.
+fn gate<E: std::error::Error + Send + Sync + 'static>(result: Result<u8, E>) -> anyhow::Result<u8> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("seccomp-recorder: {}", one_line(&anyhow::Error::from(e)));
+            Ok(2)
+        }
+    }
+}
+
 /// The error and its causes on one line: "a: b: c".
 fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -145,6 +167,7 @@ fn category_of(err: &anyhow::Error) -> Category {
             enforce::EnforceError,
             hook::HookError,
             install::InstallError,
+            seccomp_recorder::formats::FormatError,
             state::StateError,
             seccomp_recorder::outdir::OutputPathError,
             seccomp_recorder::annotations::AnnotationError,

@@ -1,6 +1,8 @@
 //! Logging setup. The CLI logs warnings to stderr; hooks run without a terminal, so
 //! they log to the file named by `SECCOMP_RECORDER_LOG_FILE` (default
-//! `/var/log/seccomp-recorder.log` for hooks) or to stderr, which the runtime captures.
+//! `/var/log/seccomp-recorder.log` for hooks), or to stderr when that file cannot be
+//! opened. A failing hook also prints its error on stderr, but runtimes do not always
+//! show it (crun drops it), so the error is logged too.
 //! `SECCOMP_RECORDER_LOG` sets the filter (`warn` by default, e.g. `debug`).
 
 use std::path::Path;

@@ -32,9 +32,21 @@ pub enum OutputPathError {
         /// Why.
         reason: &'static str,
     },
+    /// A symlink or a non-directory is on the way, or the file is not a regular file.
+    #[error("output path {0} refused")]
+    Unsafe(PathBuf, #[source] io::Error),
     /// Writing failed.
     #[error("cannot write {0}")]
     Io(PathBuf, #[source] io::Error),
+}
+
+/// Classifies an I/O error on `path`: our own refusals (InvalidInput) are bad input.
+fn classify(path: PathBuf, e: io::Error) -> OutputPathError {
+    if e.kind() == io::ErrorKind::InvalidInput {
+        OutputPathError::Unsafe(path, e)
+    } else {
+        OutputPathError::Io(path, e)
+    }
 }
 
 impl Categorized for OutputPathError {
@@ -225,7 +237,7 @@ fn check_not_symlink(dirfd: i32, name: &CString) -> io::Result<()> {
 /// Checks that `dest` could be written: every existing directory on the way is a real
 /// directory and an existing file is a regular file (not a symlink). Creates nothing.
 pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
-    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    let err = |e: io::Error| classify(dest.path(), e);
     match open_parent(dest, false) {
         Ok((dir, name)) => check_not_symlink(dir.as_raw_fd(), &name).map_err(err),
         // Missing directories will be created at write time.
@@ -237,7 +249,7 @@ pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
 /// Writes `contents` to `dest`: temporary file + rename inside the (symlink-free)
 /// parent directory, mode 0644, fsync'd. Never half-written.
 pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError> {
-    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    let err = |e: io::Error| classify(dest.path(), e);
     let (dir, name) = open_parent(dest, true).map_err(err)?;
     check_not_symlink(dir.as_raw_fd(), &name).map_err(err)?;
     let tmp = CString::new(format!(
@@ -292,7 +304,7 @@ pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError>
 /// Reads a file below an allowed directory without following symlinks.
 pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
     use std::io::Read;
-    let err = |e: io::Error| OutputPathError::Io(dest.path(), e);
+    let err = |e: io::Error| classify(dest.path(), e);
     let (dir, name) = open_parent(dest, false).map_err(err)?;
     // SAFETY: openat with a valid C string.
     let fd = unsafe {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::cgroup::{Cgroup2, CgroupError, ScratchCgroup};
 use crate::exit::{Categorized, Category};
+use crate::formats::{self, Format, FormatError};
 use crate::output::{write_atomic, WriteError};
 use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
 use crate::report::{self, Evidence, FirstSeen};
@@ -35,6 +36,13 @@ pub struct RecordArgs {
     /// Errno that denied syscalls return under the profile.
     #[arg(long, value_enum, default_value_t = DefaultErrno::default(), value_name = "ERRNO")]
     pub default_errno: DefaultErrno,
+    /// Profile format: OCI runtime-spec JSON, podman/Docker file (archMap), or a
+    /// Security Profiles Operator SeccompProfile object.
+    #[arg(long, value_enum, default_value_t = Format::default())]
+    pub format: Format,
+    /// Object name for `--format spo` (default: the output file's stem, or the command).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Split the recording this long after the start (e.g. 500ms, 2s): the syscalls
     /// made after it go into a second, tighter profile (--steady-output).
     #[arg(long, value_name = "DURATION", value_parser = report::parse_duration, requires = "steady_output")]
@@ -82,6 +90,9 @@ pub enum RecordError {
     /// An output file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The profile cannot be written in the asked format.
+    #[error("cannot render the profile")]
+    Format(#[from] FormatError),
     /// The state file could not be written.
     #[error(transparent)]
     State(#[from] StateError),
@@ -104,6 +115,7 @@ impl Categorized for RecordError {
             },
             RecordError::Write(e) => e.category(),
             RecordError::State(e) => e.category(),
+            RecordError::Format(e) => e.category(),
             RecordError::Json(_) => Category::Internal,
             RecordError::Stdout(_) => Category::Io,
         }
@@ -258,6 +270,8 @@ pub fn record_command(
         output: None,
         stats: None,
         report: None,
+        recorded: None,
+        format: None,
         base: None,
         errno: DefaultErrnoRepr::Enosys,
         owner_pid: Some(std::process::id() as i32),
@@ -368,6 +382,25 @@ pub fn to_recorded(snapshot: &Snapshot) -> Vec<RecordedSyscall> {
         .collect()
 }
 
+/// The object name for formats that need one: `--name`, else the output file's stem,
+/// else the command's file name.
+fn profile_name(args: &RecordArgs) -> String {
+    let stem = |p: &std::path::Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().trim_end_matches(".json").to_owned())
+    };
+    args.name
+        .clone()
+        .or_else(|| args.output.as_deref().and_then(stem))
+        .or_else(|| {
+            args.command
+                .first()
+                .and_then(|c| std::path::Path::new(c).file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "recorded".to_owned())
+}
+
 /// `record`: returns the exit code to leave with.
 pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     let paths = TracerPaths::from_env();
@@ -389,7 +422,8 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
         );
     }
-    let json = profile::to_json(&built.profile)?;
+    let name = profile_name(args);
+    let json = formats::render(&built.profile, args.format, &name)?;
     if let Some(stats_path) = &args.stats {
         let stats = profile::stats(&calls);
         let mut text = serde_json::to_string_pretty(&stats)?;
@@ -412,7 +446,11 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
                 Vec::new()
             }
         };
-        let json = profile::to_json(&profile::build(&steady, &options).profile)?;
+        let json = formats::render(
+            &profile::build(&steady, &options).profile,
+            args.format,
+            &format!("{name}-steady"),
+        )?;
         write_atomic(path, json.as_bytes())?;
     }
     match &args.output {

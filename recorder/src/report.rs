@@ -81,6 +81,22 @@ pub fn report(evidence: &[Evidence]) -> Report {
     }
 }
 
+/// The counts of a report, back as profile input (pure). Lines whose architecture
+/// this build does not know are skipped.
+pub fn recorded_calls(report: &Report) -> Vec<RecordedSyscall> {
+    report
+        .syscalls
+        .iter()
+        .filter_map(|l| {
+            Some(RecordedSyscall {
+                arch: l.arch.parse().ok()?,
+                nr: l.nr,
+                count: l.count,
+            })
+        })
+        .collect()
+}
+
 /// The steady phase of a recording (pure): what was called after the split, with the
 /// calls made after it. Counters only grow, so a syscall belongs to the steady phase
 /// exactly when its final count exceeds its count at the split.

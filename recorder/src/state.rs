@@ -55,7 +55,7 @@ pub enum Kind {
 }
 
 /// The state of one recording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingState {
     /// Container id, or `cmd-<pid>` for `record`.
     pub id: String,
@@ -74,6 +74,13 @@ pub struct RecordingState {
     /// Where the evidence report goes (containers).
     #[serde(default)]
     pub report: Option<Destination>,
+    /// Profile format (`oci`, `docker`, `spo`); absent means `oci`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The counts, once read from the kernel and the slot released: a recording whose
+    /// files could not be written keeps them here for `gc` to retry.
+    #[serde(default)]
+    pub recorded: Option<crate::report::Report>,
     /// Base profile to merge (containers).
     pub base: Option<Destination>,
     /// Errno of denied syscalls.
@@ -171,6 +178,23 @@ impl StateStore {
         serde_json::from_slice(&text).map_err(|e| StateError::Corrupt(p, e))
     }
 
+    /// The states being finished right now (claimed by some process).
+    pub fn finishing_states(&self) -> Vec<RecordingState> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with('.') && n.contains(".finishing-"))
+            })
+            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|t| serde_json::from_slice(&t).ok())
+            .collect()
+    }
+
     /// Every state file's id.
     pub fn ids(&self) -> Result<Vec<String>, StateError> {
         let entries = match fs::read_dir(&self.dir) {
@@ -242,6 +266,16 @@ pub struct Claimed {
 }
 
 impl Claimed {
+    /// Rewrites the claimed state (e.g. counts saved before the slot is released), so
+    /// that a failure after this point puts back the new state.
+    pub fn update(&mut self, state: RecordingState) -> Result<(), StateError> {
+        let text = serde_json::to_vec_pretty(&state)
+            .map_err(|e| StateError::Corrupt(self.file.clone(), e))?;
+        write_atomic(&self.file, &text)?;
+        self.state = state;
+        Ok(())
+    }
+
     /// The recording was finished: forget it.
     pub fn done(self) {
         let _ = fs::remove_file(&self.file);
@@ -288,6 +322,8 @@ mod tests {
             output: None,
             stats: None,
             report: None,
+            recorded: None,
+            format: None,
             base: None,
             errno: DefaultErrnoRepr::Enosys,
             owner_pid: None,

@@ -659,11 +659,21 @@ impl Tracer {
 
     /// Reads what slot `slot` counted so far.
     pub fn snapshot(&self, slot: u32) -> Result<Snapshot, TracerError> {
+        self.snapshot_of(slot, None)
+    }
+
+    /// Reads what slot `slot` counted, if it still records cgroup `owner`
+    /// (`NotInUse` otherwise: the slot was released and reused).
+    pub fn snapshot_owned(&self, slot: u32, owner: CgroupId) -> Result<Snapshot, TracerError> {
+        self.snapshot_of(slot, Some(owner))
+    }
+
+    fn snapshot_of(&self, slot: u32, owner: Option<CgroupId>) -> Result<Snapshot, TracerError> {
         let st = self
             .slots
             .get(&slot, 0)
             .map_err(map_err("cannot read slot state"))?;
-        if st.state == SLOT_FREE {
+        if st.state == SLOT_FREE || owner.is_some_and(|o| o.0 != st.cgroup_id) {
             return Err(TracerError::NotInUse(slot));
         }
         let mut calls = Vec::new();
@@ -722,12 +732,22 @@ impl Tracer {
     /// Ends a recording: its cgroup stops being counted, its slot is freed, and the
     /// program is detached when no recording is left.
     pub fn release(&mut self, slot: u32) -> Result<(), TracerError> {
+        self.release_of(slot, None)
+    }
+
+    /// Releases `slot` only if it still records cgroup `owner` (`NotInUse` otherwise).
+    /// The check and the release happen under the state lock.
+    pub fn release_owned(&mut self, slot: u32, owner: CgroupId) -> Result<(), TracerError> {
+        self.release_of(slot, Some(owner))
+    }
+
+    fn release_of(&mut self, slot: u32, owner: Option<CgroupId>) -> Result<(), TracerError> {
         let _lock = StateLock::acquire(&self.paths.run_dir)?;
         let st = self
             .slots
             .get(&slot, 0)
             .map_err(map_err("cannot read slot state"))?;
-        if st.state == SLOT_FREE {
+        if st.state == SLOT_FREE || owner.is_some_and(|o| o.0 != st.cgroup_id) {
             return Err(TracerError::NotInUse(slot));
         }
         // Remove the cgroup from the table (tombstone keeps probe chains intact).
