@@ -220,7 +220,14 @@ fn sigterm_is_forwarded_and_the_cgroup_removed() {
         let found = find_dir_named(Path::new(&cgroup2_root()), &cgroup_name, 6);
         if let Some(d) = found {
             let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
-            if !procs.trim().is_empty() {
+            // Wait until the child has exec'd sleep (and so is recorded).
+            let sleeping = procs.lines().any(|p| {
+                std::fs::read_to_string(format!("/proc/{}/comm", p.trim()))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            });
+            if sleeping {
+                // Give sleep a moment to reach its nanosleep.
+                std::thread::sleep(std::time::Duration::from_millis(100));
                 break d;
             }
         }

@@ -64,6 +64,9 @@ pub struct Config {
     pub _pad: u32,
     /// Cgroup levels holding recorded cgroups, deepest first.
     pub levels: [u32; MAX_LEVELS],
+    /// Bitmap of slots in use (user space bookkeeping; the program does not read it):
+    /// lets user space find the active recordings without reading every slot.
+    pub used: [u64; (MAX_RECORDINGS as usize).div_ceil(64)],
 }
 
 /// `CgroupEntry::cgroup_id` of a removed entry.

@@ -40,7 +40,8 @@ pub struct DiffArgs {
 pub enum DiffFormat {
     /// `+`/`-` lines for people, in a stable order.
     Text,
-    /// A JSON document (see [`ProfileDiff`]).
+    /// `{"identical": bool, "defaultAction": {from, to}|null, ..., "syscalls": [{arch,
+    /// added, removed}], ...}`.
     Json,
 }
 

@@ -99,7 +99,7 @@ pub enum MergeError {
     #[error(transparent)]
     Input(#[from] EvidenceError),
     /// `--default-from` names no input.
-    #[error("--default-from {n}: there are {count} inputs (counting from 1)")]
+    #[error("--default-from {n}: the inputs are numbered 1 to {count}")]
     DefaultFromOutOfRange {
         /// The number given.
         n: usize,

@@ -24,6 +24,7 @@ pub mod profile;
 pub mod profile_file;
 pub mod record;
 pub mod report;
+pub mod spawn;
 pub mod state;
 pub mod syscalls;
 pub mod tracer;

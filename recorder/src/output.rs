@@ -30,6 +30,16 @@ impl Categorized for WriteError {
 /// Writes `contents` to `path` with mode 0644: a temporary file in the same directory,
 /// fsync, then rename over the destination. Readers see the old file or the new one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    write_atomic_with(path, contents, true)
+}
+
+/// Like [`write_atomic`] without the fsync: for state that does not outlive a reboot
+/// (run-directory state: the recordings it describes die with the machine).
+pub fn write_atomic_volatile(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    write_atomic_with(path, contents, false)
+}
+
+fn write_atomic_with(path: &Path, contents: &[u8], sync: bool) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_owned(),
         source,
@@ -57,7 +67,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
             .open(&tmp)?;
         f.write_all(contents)?;
         f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if let Err(e) = result {

@@ -3,8 +3,8 @@
 
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc;
@@ -16,6 +16,7 @@ use crate::formats::{self, Format, FormatError};
 use crate::output::{write_atomic, WriteError};
 use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
 use crate::report::{self, Evidence, FirstSeen};
+use crate::spawn::{self, SpawnError};
 use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 
@@ -289,53 +290,39 @@ pub fn record_command(
         tracer: &mut tracer,
         slot: Some(slot),
     };
-    let procs = scratch.procs_file()?;
-    let procs_fd = procs.as_raw_fd();
-
-    let (program, args) = command.split_first().ok_or_else(|| RecordError::Spawn {
-        command: String::new(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "empty command"),
-    })?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    let unblock = forwarded_set();
-    // SAFETY: the closure only calls sigprocmask(2) and write(2), both async-signal-safe.
-    // It restores the signals the recorder blocks, then moves the child into the recorded
-    // cgroup; the next syscall is the exec that starts counting.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let buf = b"0";
-            if libc::write(procs_fd, buf.as_ptr().cast(), 1) != 1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
     block_forwarded();
-    let mut child = cmd.spawn().map_err(|source| RecordError::Spawn {
-        command: program.to_string_lossy().into_owned(),
-        source,
+    let unblock = forwarded_set();
+    let cgroup_dir = std::fs::File::open(scratch.dir()).map_err(|source| {
+        RecordError::Cgroup(CgroupError::Io {
+            path: scratch.dir().to_owned(),
+            source,
+        })
     })?;
-    drop(procs);
-    forward_signals_to(child.id() as i32);
+    let name = command
+        .first()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spawn_err = |source| RecordError::Spawn {
+        command: name.clone(),
+        source,
+    };
+    let pid = match spawn::spawn_in_cgroup(command, cgroup_dir.as_fd(), &unblock) {
+        Ok(pid) => pid,
+        Err(SpawnError::Failed(e)) => return Err(spawn_err(e)),
+        Err(SpawnError::Unsupported(e)) => {
+            tracing::debug!(error = %e, "clone3(CLONE_INTO_CGROUP) unavailable; migrating instead");
+            spawn_by_migration(&scratch, command, unblock).map_err(spawn_err)?
+        }
+    };
+    drop(cgroup_dir);
+    forward_signals_to(pid);
     let (stop_tx, stop_rx) = mpsc::channel();
     let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
-    let status = child.wait().map_err(|source| RecordError::Spawn {
-        command: program.to_string_lossy().into_owned(),
-        source,
-    })?;
+    let exit_code = spawn::wait_exit_code(pid).map_err(spawn_err)?;
     let _ = stop_tx.send(());
     let at_split = match watcher.map(|w| w.join()) {
         Some(Ok(Some(snap))) => Some(snap?),
         _ => None,
-    };
-    let exit_code = match (status.code(), status.signal()) {
-        (Some(c), _) => c as u8,
-        (None, Some(s)) => 128u8.wrapping_add(s as u8),
-        (None, None) => 1,
     };
     // Kill what the command left behind, so the counts are final.
     scratch.remove()?;
@@ -367,6 +354,38 @@ pub fn to_evidence(snapshot: &Snapshot) -> Vec<Evidence> {
             }),
         })
         .collect()
+}
+
+/// Starts `command` and moves it into the cgroup before its exec (kernels without
+/// clone3's CLONE_INTO_CGROUP). The child writes its pid to a pre-opened
+/// `cgroup.procs`; its next syscall is the exec that starts counting.
+fn spawn_by_migration(
+    scratch: &ScratchCgroup,
+    command: &[OsString],
+    unblock: libc::sigset_t,
+) -> io::Result<i32> {
+    let procs = scratch.procs_file().map_err(io::Error::other)?;
+    let procs_fd = procs.as_raw_fd();
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // SAFETY: the closure only calls sigprocmask(2) and write(2), both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let buf = b"0";
+            if libc::write(procs_fd, buf.as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id() as i32)
 }
 
 /// Converts tracer counts to profile input.

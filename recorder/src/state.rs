@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::{Categorized, Category};
 use crate::outdir::Destination;
-use crate::output::{write_atomic, WriteError};
+use crate::output::{write_atomic_volatile as write_atomic, WriteError};
 use crate::profile::DefaultErrno;
 
 /// Errors of the state store.

@@ -545,8 +545,12 @@ impl Tracer {
 
     /// Every slot in use, with its state.
     pub fn active(&self) -> Result<Vec<(u32, SlotState)>, TracerError> {
+        let config = self
+            .config
+            .get(&0, 0)
+            .map_err(map_err("cannot read config"))?;
         let mut out = Vec::new();
-        for slot in 0..MAX_RECORDINGS {
+        for slot in (0..MAX_RECORDINGS).filter(|s| slot_used(&config, *s)) {
             let st = self
                 .slots
                 .get(&slot, 0)
@@ -573,10 +577,15 @@ impl Tracer {
         let slot = (0..MAX_RECORDINGS)
             .find(|s| !active.iter().any(|(a, _)| a == s))
             .ok_or(TracerError::NoFreeSlot)?;
-        let mut levels: Vec<u32> = active.iter().map(|(_, s)| s.level).collect();
-        levels.push(level);
-        let config = config_for_levels(&levels)?;
+        let mut members: Vec<(u32, u32)> = active.iter().map(|(n, s)| (*n, s.level)).collect();
+        members.push((slot, level));
+        let config = config_for(&members)?;
         let bucket = self.free_bucket(cgroup.0)?;
+        // The config (slot bit, level) goes first: a crash after it leaves a bit whose
+        // slot is free, which `active` ignores; never a used slot nobody can find.
+        self.config
+            .set(0, config, 0)
+            .map_err(map_err("cannot write config"))?;
 
         for abi in 0..ABI_COUNT {
             self.counts
@@ -622,9 +631,6 @@ impl Tracer {
         self.cgroups
             .set(bucket, entry, 0)
             .map_err(map_err("cannot write cgroup table"))?;
-        self.config
-            .set(0, config, 0)
-            .map_err(map_err("cannot write config"))?;
         self.attach()?;
         tracing::debug!(
             slot,
@@ -784,9 +790,9 @@ impl Tracer {
             .into_iter()
             .filter(|(s, _)| *s != slot)
             .collect();
-        let levels: Vec<u32> = remaining.iter().map(|(_, s)| s.level).collect();
+        let members: Vec<(u32, u32)> = remaining.iter().map(|(n, s)| (*n, s.level)).collect();
         self.config
-            .set(0, config_for_levels(&levels)?, 0)
+            .set(0, config_for(&members)?, 0)
             .map_err(map_err("cannot write config"))?;
         // Forget first-use records of this slot: only counters that moved have one.
         for abi in 0..ABI_COUNT {
@@ -958,6 +964,27 @@ fn bucket_of(id: u64, probe: u32) -> u32 {
     (id as u32).wrapping_add(probe) & (CGROUP_BUCKETS - 1)
 }
 
+fn slot_used(config: &Config, slot: u32) -> bool {
+    let (word, bit) = ((slot / 64) as usize, slot % 64);
+    config
+        .used
+        .get(word)
+        .is_some_and(|w| w & (1u64 << bit) != 0)
+}
+
+/// The program's configuration for the active recordings, given as (slot, cgroup
+/// level) pairs (pure).
+pub fn config_for(members: &[(u32, u32)]) -> Result<Config, TracerError> {
+    let levels: Vec<u32> = members.iter().map(|(_, l)| *l).collect();
+    let mut config = config_for_levels(&levels)?;
+    for (slot, _) in members {
+        if let Some(w) = config.used.get_mut((*slot / 64) as usize) {
+            *w |= 1u64 << (slot % 64);
+        }
+    }
+    Ok(config)
+}
+
 /// The program's configuration for a set of recorded cgroup levels (pure).
 pub fn config_for_levels(levels: &[u32]) -> Result<Config, TracerError> {
     let mut distinct: Vec<u32> = levels.to_vec();
@@ -1010,6 +1037,14 @@ mod tests {
             config_for_levels(&many),
             Err(TracerError::TooManyLevels)
         ));
+    }
+
+    #[test]
+    fn used_slots_are_a_bitmap() {
+        let c = config_for(&[(0, 2), (65, 2), (255, 3)]).expect("config");
+        assert!(slot_used(&c, 0) && slot_used(&c, 65) && slot_used(&c, 255));
+        assert!(!slot_used(&c, 1) && !slot_used(&c, 64));
+        assert_eq!(c.level_count, 2);
     }
 
     #[test]
