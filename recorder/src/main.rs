@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
-use seccomp_recorder::{cmd_syscalls, cmd_validate, enforce, hook, install, record, state, tracer};
+use seccomp_recorder::{
+    cmd_check, cmd_diff, cmd_merge, cmd_syscalls, cmd_validate, enforce, hook, install, record,
+    state, tracer,
+};
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
@@ -24,6 +27,14 @@ enum Cmd {
     Enforce(enforce::EnforceArgs),
     /// Look up syscall numbers and names per architecture (like ausyscall).
     Syscalls(cmd_syscalls::SyscallsArgs),
+    /// CI gate: exit 0 when every recorded syscall is allowed by the committed
+    /// baseline, 1 when something new appears (listed), 2 on error.
+    Check(cmd_check::CheckArgs),
+    /// Added and removed syscalls per architecture between two profiles (exit 0
+    /// identical, 1 different, 2 error).
+    Diff(cmd_diff::DiffArgs),
+    /// Union of profiles and recordings (allow lists per architecture), deterministic.
+    Merge(cmd_merge::MergeArgs),
     /// Check profiles: schema errors with their JSON path, unknown syscall names per
     /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
     Validate(cmd_validate::ValidateArgs),
@@ -78,6 +89,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             cmd_syscalls::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
+        Cmd::Check(args) => gate(cmd_check::run(&args, &mut std::io::stdout().lock())),
+        Cmd::Diff(args) => gate(cmd_diff::run(&args, &mut std::io::stdout().lock())),
+        Cmd::Merge(args) => Ok(cmd_merge::run(&args, &mut std::io::stdout().lock())?),
         Cmd::Validate(args) => gate(cmd_validate::run(&args, &mut std::io::stdout().lock())),
         Cmd::Hook(args) => {
             hook::run(&args, &mut std::io::stdin().lock())?;
@@ -168,6 +182,7 @@ fn category_of(err: &anyhow::Error) -> Category {
             hook::HookError,
             install::InstallError,
             seccomp_recorder::formats::FormatError,
+            cmd_merge::MergeError,
             state::StateError,
             seccomp_recorder::outdir::OutputPathError,
             seccomp_recorder::annotations::AnnotationError,
