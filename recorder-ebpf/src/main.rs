@@ -16,7 +16,7 @@ mod program {
         helpers::{
             bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
             bpf_probe_read_kernel,
-            generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task},
+            generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task_btf},
         },
         macros::{map, raw_tracepoint},
         maps::{Array, HashMap},
@@ -58,16 +58,21 @@ mod program {
     const SECCOMP_MODE_FILTER: u64 = 2;
     const TASK_SECCOMP_MODE_FILTER: i32 = 2;
 
+    /// Reads the 32-bit field at byte `off` of the current `task_struct`: a direct load
+    /// through the BTF-typed task pointer (the verifier checks the constant offset
+    /// against the kernel's BTF), much cheaper than `bpf_probe_read_kernel`.
+    #[inline(always)]
+    fn current_task_u32(off: u32) -> u32 {
+        // SAFETY: helper call returning the (never null) current task.
+        let task = unsafe { bpf_get_current_task_btf() } as *const u8;
+        // SAFETY: `off` is a load-time constant from .rodata, checked by the verifier.
+        unsafe { core::ptr::read_volatile(task.add(off as usize) as *const u32) }
+    }
+
     /// Whether the current task runs under a seccomp filter.
     #[inline(always)]
     fn task_filtered() -> bool {
-        let off = global(&SECCOMP_MODE_OFFSET);
-        // SAFETY: helper call; the pointer is only read through the probe helper.
-        let task = unsafe { bpf_get_current_task() } as *const u8;
-        // SAFETY: probe read tolerates faults.
-        let mode =
-            unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const i32) }.unwrap_or(0);
-        mode == TASK_SECCOMP_MODE_FILTER
+        current_task_u32(global(&SECCOMP_MODE_OFFSET)) as i32 == TASK_SECCOMP_MODE_FILTER
     }
 
     #[map(name = "CONFIG")]
@@ -194,13 +199,7 @@ mod program {
         }
         let mask = global(&COMPAT_MASK);
         if mask != 0 {
-            let off = global(&COMPAT_OFFSET);
-            // SAFETY: helper call; the returned pointer is only read through the probe helper.
-            let task = unsafe { bpf_get_current_task() } as *const u8;
-            // SAFETY: probe read tolerates faults.
-            let word =
-                unsafe { bpf_probe_read_kernel(task.add(off as usize) as *const u32) }.unwrap_or(0);
-            if word & mask != 0 {
+            if current_task_u32(global(&COMPAT_OFFSET)) & mask != 0 {
                 return (ABI_COMPAT, id);
             }
         }
