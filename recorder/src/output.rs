@@ -44,6 +44,17 @@ fn write_atomic_with(path: &Path, contents: &[u8], sync: bool) -> Result<(), Wri
         path: path.to_owned(),
         source,
     };
+    // A device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written to as it
+    // is: renaming over it would replace the device node with a file.
+    if let Ok(md) = fs::metadata(path) {
+        if !md.is_file() && !md.is_dir() {
+            return OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(contents))
+                .map_err(err);
+        }
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -94,6 +105,13 @@ mod tests {
         assert_eq!(fs::metadata(&p).expect("md").mode() & 0o777, 0o644);
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(leftovers.len(), 1);
+    }
+
+    #[test]
+    fn devices_are_written_to_not_replaced() {
+        write_atomic(Path::new("/dev/null"), b"discarded").expect("write /dev/null");
+        let md = fs::metadata("/dev/null").expect("md");
+        assert!(!md.is_file(), "/dev/null was replaced by a regular file");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
+mod podman;
 
 #[derive(Debug, Parser)]
 #[command(name = "xtask")]
@@ -35,6 +37,16 @@ enum Task {
     },
     /// Set up, then record a real command, show its profile and prove it is enforced.
     Demo,
+    /// Set up, then measure what recording costs (per syscall, per `record`, vs strace)
+    /// and write docs/benchmarks.md. Needs root.
+    Bench {
+        /// getppid calls per configuration and round (run as 10 interleaved slices).
+        #[arg(long, default_value_t = 5_000_000)]
+        iterations: u64,
+        /// Runs of `true` and of `record -- true` each.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
         Task::Setup => setup(),
         Task::Test { no_lint, args } => setup().and_then(|_| test(no_lint, &args)),
         Task::Demo => setup().and_then(|_| demo::run()),
+        Task::Bench { iterations, runs } => setup().and_then(|_| bench::run(iterations, runs)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
