@@ -51,6 +51,14 @@ pub enum TracerError {
     /// The program could not be loaded.
     #[error("loading the eBPF program failed")]
     Load(#[source] Box<EbpfError>),
+    /// The loader child failed (its error, as text, with its exit-code category).
+    #[error("loading the eBPF program failed: {message}")]
+    LoaderChild {
+        /// The exit code of the child's error category.
+        code: u8,
+        /// The child's error chain.
+        message: String,
+    },
     /// A program operation failed.
     #[error("eBPF program operation failed: {what}")]
     Program {
@@ -108,6 +116,12 @@ impl Categorized for TracerError {
                 Category::MissingKernelFeature
             }
             TracerError::Io { .. } => Category::Io,
+            TracerError::LoaderChild { code, .. } => match *code {
+                c if c == Category::MissingKernelFeature.code() => Category::MissingKernelFeature,
+                c if c == Category::Permission.code() => Category::Permission,
+                c if c == Category::Io.code() => Category::Io,
+                _ => Category::Internal,
+            },
             _ => Category::Internal,
         }
     }
@@ -360,10 +374,136 @@ fn arg_offsets(arch: Option<Arch>) -> [u32; 3] {
     }
 }
 
-/// Loads the program with this host's parameters and pins program and maps in `dir`.
+/// Loads the program and pins it. aya's loader parses the whole vmlinux BTF (~25 ms
+/// here) for CO-RE relocations this program does not use; when this process is
+/// single-threaded, the load runs in a forked child whose private mount namespace
+/// hides `/sys/kernel/btf`, so that parse finds nothing. Pins are global, so the
+/// child's work is visible to us. Anything unexpected falls back to loading here.
 fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
-    let abis = HostAbis::host()?;
     let kernel = btf::KernelOffsets::read(&paths.btf)?;
+    if !single_threaded() {
+        return load_and_pin_with(paths, dir, kernel);
+    }
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 with a valid out array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return load_and_pin_with(paths, dir, kernel);
+    }
+    // SAFETY: the process is single-threaded, so the child may run ordinary code.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: closing the read end in the child.
+        unsafe { libc::close(fds[0]) };
+        let (code, message) = match hide_kernel_btf() {
+            Err(e) => (HIDE_FAILED, e.to_string()),
+            Ok(()) => match load_and_pin_with(paths, dir, kernel) {
+                Ok(()) => (0u8, String::new()),
+                Err(e) => (e.category().code(), error_chain(&e)),
+            },
+        };
+        let mut buf = vec![code];
+        buf.extend_from_slice(message.as_bytes());
+        // SAFETY: writing our buffer to the pipe, then leaving without running the
+        // parent's destructors or atexit handlers.
+        unsafe {
+            libc::write(fds[1], buf.as_ptr().cast(), buf.len());
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing the write end in the parent.
+    unsafe { libc::close(fds[1]) };
+    if pid < 0 {
+        // SAFETY: closing the read end.
+        unsafe { libc::close(fds[0]) };
+        return load_and_pin_with(paths, dir, kernel);
+    }
+    use std::io::Read;
+    // SAFETY: we own the read end.
+    let mut pipe = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    let mut answer = Vec::new();
+    let _ = pipe.read_to_end(&mut answer);
+    let mut status = 0;
+    // SAFETY: reaping our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    match answer.split_first() {
+        Some((0, _)) => Ok(()),
+        Some((&HIDE_FAILED, why)) => {
+            tracing::debug!(why = %String::from_utf8_lossy(why), "cannot hide vmlinux BTF; loading in-process");
+            load_and_pin_with(paths, dir, kernel)
+        }
+        Some((code, message)) => Err(TracerError::LoaderChild {
+            code: *code,
+            message: String::from_utf8_lossy(message).into_owned(),
+        }),
+        None => load_and_pin_with(paths, dir, kernel),
+    }
+}
+
+/// Marker of the loader child: hiding BTF failed (fall back).
+const HIDE_FAILED: u8 = 255;
+
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Threads:", "1"])
+        })
+        .unwrap_or(false)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// In a new private mount namespace, covers /sys/kernel/btf with an empty tmpfs.
+fn hide_kernel_btf() -> io::Result<()> {
+    let c = |s: &str| std::ffi::CString::new(s).map_err(io::Error::other);
+    // SAFETY: plain syscalls with valid C strings.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let root = c("/")?;
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let (src, target, fstype) = (c("none")?, c("/sys/kernel/btf")?, c("tmpfs")?);
+        if libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_RDONLY,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Loads the program with this host's parameters and pins program and maps in `dir`.
+fn load_and_pin_with(
+    paths: &TracerPaths,
+    dir: &Path,
+    kernel: btf::KernelOffsets,
+) -> Result<(), TracerError> {
+    let _ = paths;
+    let abis = HostAbis::host()?;
     let compat = if abis.compat.is_some() {
         kernel.compat
     } else {

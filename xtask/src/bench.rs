@@ -95,9 +95,14 @@ pub fn run(iterations: u64, runs: usize) -> Result<()> {
     clean_stale(&bin);
     catch_interrupts();
 
-    let mut bench = Bench::new(bin)?;
-    let report = bench.all(iterations, runs)?;
+    let mut bench = Bench::new(bin.clone())?;
+    let mut report = bench.all(iterations, runs)?;
     drop(bench);
+    let work = std::env::temp_dir().join(format!("xtask-bench-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&work).context("cannot create the hook benchmark's temp dir")?;
+    let hook_section = crate::bench_hook::section(&bin, &work, runs);
+    let _ = std::fs::remove_dir_all(&work);
+    report.push_str(&hook_section?);
     if !dev_null_ok() {
         eprintln!("xtask: warning: /dev/null stopped being the null device during the benchmark");
     }

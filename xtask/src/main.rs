@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_hook;
 mod demo;
 mod podman;
 
@@ -43,9 +44,13 @@ enum Task {
         /// getppid calls per configuration and round (run as 10 interleaved slices).
         #[arg(long, default_value_t = 5_000_000)]
         iterations: u64,
-        /// Runs of `true` and of `record -- true` each.
+        /// Runs of `true` and of `record -- true` each (and of each hook measurement,
+        /// at least 20).
         #[arg(long, default_value_t = 30)]
         runs: usize,
+        /// Only the OCI hook measurements, printed (docs/benchmarks.md is left alone).
+        #[arg(long)]
+        hook_only: bool,
     },
 }
 
@@ -55,7 +60,16 @@ fn main() -> ExitCode {
         Task::Setup => setup(),
         Task::Test { no_lint, args } => setup().and_then(|_| test(no_lint, &args)),
         Task::Demo => setup().and_then(|_| demo::run()),
-        Task::Bench { iterations, runs } => setup().and_then(|_| bench::run(iterations, runs)),
+        Task::Bench {
+            iterations,
+            runs,
+            hook_only: false,
+        } => setup().and_then(|_| bench::run(iterations, runs)),
+        Task::Bench {
+            runs,
+            hook_only: true,
+            ..
+        } => setup().and_then(|_| bench_hook::run_alone(runs)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -98,9 +98,18 @@ impl Podman {
         })
     }
 
+    /// [`Podman::run`] without echoing the command line.
+    pub fn run_quiet(&self, opts: &[&str], cmd: &[&str]) -> Result<Output> {
+        self.run_with(opts, cmd, false)
+    }
+
     /// `podman run --rm --network=none OPTS --rootfs ROOTFS CMD` (options must come
     /// before --rootfs: the word after the rootfs is the command).
     pub fn run(&self, opts: &[&str], cmd: &[&str]) -> Result<Output> {
+        self.run_with(opts, cmd, true)
+    }
+
+    fn run_with(&self, opts: &[&str], cmd: &[&str], echo: bool) -> Result<Output> {
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"))
@@ -109,8 +118,10 @@ impl Podman {
             .arg("--rootfs")
             .arg(&self.rootfs)
             .args(cmd);
-        let shown: Vec<String> = opts.iter().chain(cmd).map(|s| s.to_string()).collect();
-        eprintln!("$ podman run --rm --network=none {} ...", shown.join(" "));
+        if echo {
+            let shown: Vec<String> = opts.iter().chain(cmd).map(|s| s.to_string()).collect();
+            eprintln!("$ podman run --rm --network=none {} ...", shown.join(" "));
+        }
         let out = c.output().context("run podman")?;
         if out.status.code() == Some(125) {
             bail!(

@@ -1,0 +1,364 @@
+//! Benchmarks of the OCI hook: `hook prestart` / `hook poststop` wall time, and
+//! `podman run --rm ... true` with and without recording.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::IsolatedState;
+
+/// Runs of each hook measurement and of each podman configuration.
+const MIN_RUNS: usize = 20;
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn p90(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s[((s.len() as f64 - 1.0) * 0.9).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A process parked in its own cgroup, standing in for a container's init at prestart.
+struct FakeContainer {
+    child: Child,
+    cgroup: PathBuf,
+}
+
+impl FakeContainer {
+    fn start(cgroup2: &Path, name: &str) -> Result<Self> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        let rel = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .context("no cgroup v2 membership")?
+            .trim()
+            .trim_start_matches('/')
+            .to_owned();
+        let cgroup = cgroup2.join(rel).join(name);
+        std::fs::create_dir_all(&cgroup).with_context(|| format!("mkdir {}", cgroup.display()))?;
+        let child = Command::new("sleep")
+            .arg("3600")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("spawn sleep")?;
+        std::fs::write(cgroup.join("cgroup.procs"), child.id().to_string())
+            .context("move sleep into its cgroup")?;
+        Ok(FakeContainer { child, cgroup })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for FakeContainer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.cgroup).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn cgroup2_mount() -> Result<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+    mi.lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2")
+                .then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
+        })
+        .context("no cgroup2 mount")
+}
+
+/// Runs `hook STAGE` with `state` on stdin; returns its wall time.
+fn hook(
+    bin: &Path,
+    state: &IsolatedState,
+    out_dir: &Path,
+    stage: &str,
+    json: &str,
+) -> Result<Duration> {
+    let mut cmd = Command::new(bin);
+    state.apply(&mut cmd);
+    cmd.env("SECCOMP_RECORDER_LOG_FILE", out_dir.join("hook.log"))
+        .args(["hook", "--output-dir"])
+        .arg(out_dir)
+        .arg(stage)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().context("spawn hook")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin.write_all(json.as_bytes()).context("write state")?;
+    }
+    let out = child.wait_with_output().context("wait for hook")?;
+    let took = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "hook {stage} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(took)
+}
+
+struct HookTimes {
+    prestart_warm: Vec<f64>,
+    prestart_cold: Vec<f64>,
+    poststop: Vec<f64>,
+}
+
+fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
+    let state = IsolatedState::new("bench-hook");
+    let result = (|| {
+        let out_dir = work.join("hook-profiles");
+        std::fs::create_dir_all(&out_dir).context("mkdir output dir")?;
+        let cg2 = cgroup2_mount()?;
+        let mut times = HookTimes {
+            prestart_warm: Vec::new(),
+            prestart_cold: Vec::new(),
+            poststop: Vec::new(),
+        };
+        // Another recording keeps the program attached: the common case in a suite.
+        let mut other = Command::new(bin);
+        state.apply(&mut other);
+        let mut other = other
+            .args(["record", "-o"])
+            .arg(work.join("other.json"))
+            .args(["--", "sleep", "3600"])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start the background recording")?;
+        std::thread::sleep(Duration::from_millis(300));
+        for i in 0..runs.max(MIN_RUNS) {
+            let c = FakeContainer::start(&cg2, &format!("sr-bench-hook-{i}"))?;
+            let id = format!("benchhook{i}");
+            let pre = format!(
+                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#,
+                c.pid()
+            );
+            times
+                .prestart_warm
+                .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
+            drop(c);
+            let post = format!(
+                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"stopped","bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#
+            );
+            times
+                .poststop
+                .push(ms(hook(bin, &state, &out_dir, "poststop", &post)?));
+            ensure!(
+                out_dir.join(format!("{id}.json")).exists(),
+                "poststop wrote no profile"
+            );
+        }
+        // SAFETY: kill(2) on our child.
+        unsafe { libc::kill(other.id() as i32, libc::SIGTERM) };
+        let _ = other.wait();
+        // Cold: nothing pinned, the prestart loads the program first.
+        for i in 0..runs.max(MIN_RUNS) {
+            let mut unload = Command::new(bin);
+            state.apply(&mut unload);
+            let st = unload.arg("unload").status().context("unload")?;
+            ensure!(st.success(), "unload failed");
+            let c = FakeContainer::start(&cg2, &format!("sr-bench-cold-{i}"))?;
+            let id = format!("benchcold{i}");
+            let pre = format!(
+                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#,
+                c.pid()
+            );
+            times
+                .prestart_cold
+                .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
+            drop(c);
+            let post = format!(
+                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"stopped","bundle":"/","annotations":{{}}}}"#
+            );
+            hook(bin, &state, &out_dir, "poststop", &post)?;
+        }
+        Ok(times)
+    })();
+    state.cleanup(bin);
+    result
+}
+
+struct PodmanTimes {
+    bare: Vec<f64>,
+    recorded: Vec<f64>,
+}
+
+fn podman_times(bin: &Path, work: &Path, runs: usize) -> Result<PodmanTimes> {
+    let podman = crate::podman::Podman::new()?;
+    let state = IsolatedState::new("bench-podman");
+    let result = (|| {
+        let out_dir = work.join("podman-profiles");
+        let mut install = Command::new(bin);
+        let st = install
+            .args(["install", "--hooks-dir"])
+            .arg(&podman.hooks_dir)
+            .arg("--bin-dir")
+            .arg(podman.dir.join("bin"))
+            .arg("--output-dir")
+            .arg(&out_dir)
+            .arg("--env")
+            .arg(format!(
+                "SECCOMP_RECORDER_BPF_DIR={}",
+                state.bpf_dir.display()
+            ))
+            .arg("--env")
+            .arg(format!(
+                "SECCOMP_RECORDER_RUN_DIR={}",
+                state.run_dir.display()
+            ))
+            .stdout(Stdio::null())
+            .status()
+            .context("install the hook")?;
+        ensure!(st.success(), "install failed");
+        let mut times = PodmanTimes {
+            bare: Vec::new(),
+            recorded: Vec::new(),
+        };
+        // One warm-up of each, then interleaved runs.
+        for i in 0..=runs.max(MIN_RUNS) {
+            let t = Instant::now();
+            let out = podman.run_quiet(&[], &["true"])?;
+            let bare = ms(t.elapsed());
+            ensure!(out.status.success(), "podman run true failed");
+            let ann = format!("seccomp-recorder.io/output=run-{i}.json");
+            let t = Instant::now();
+            let out = podman.run_quiet(&["--annotation", &ann], &["true"])?;
+            let rec = ms(t.elapsed());
+            ensure!(out.status.success(), "recorded podman run true failed");
+            ensure!(
+                out_dir.join(format!("run-{i}.json")).exists(),
+                "no profile for run {i}"
+            );
+            if i > 0 {
+                times.bare.push(bare);
+                times.recorded.push(rec);
+            }
+        }
+        Ok(times)
+    })();
+    state.cleanup(bin);
+    result
+}
+
+/// Measures the hook and returns the markdown section.
+pub fn section(bin: &Path, work: &Path, runs: usize) -> Result<String> {
+    eprintln!("xtask: benchmarking hook prestart/poststop");
+    let h = hook_times(bin, work, runs)?;
+    eprintln!("xtask: benchmarking podman run with and without recording");
+    let p = podman_times(bin, work, runs)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## OCI hook\n");
+    let _ = writeln!(
+        s,
+        "`seccomp-recorder hook` run as a runtime runs it: state JSON on stdin, wall time from spawn to exit. \
+         The \"container\" is a process parked in its own cgroup (what crun hands the hook at prestart). \
+         Warm: another recording is active (program loaded and attached). Cold: the program is not pinned \
+         (after `unload`), so prestart loads, pins and attaches it.\n"
+    );
+    let _ = writeln!(s, "| Measurement | runs | median | p90 | goal | result |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    let rows: [(&str, &Vec<f64>, f64); 3] = [
+        (
+            "`hook prestart`, another recording active",
+            &h.prestart_warm,
+            10.0,
+        ),
+        (
+            "`hook prestart`, program has to be loaded",
+            &h.prestart_cold,
+            50.0,
+        ),
+        ("`hook poststop` (profile written)", &h.poststop, 10.0),
+    ];
+    for (name, v, goal) in rows {
+        let m = median(v);
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {m:.2} ms | {:.2} ms | p50 ≤ {goal} ms | {} |",
+            v.len(),
+            p90(v),
+            if m <= goal {
+                "PASS".to_owned()
+            } else {
+                format!("MISS by {:.1} ms", m - goal)
+            }
+        );
+    }
+    let (b, r) = (median(&p.bare), median(&p.recorded));
+    let ratio = r / b;
+    let _ = writeln!(
+        s,
+        "\n`podman run --rm --network=none --rootfs BUSYBOX true`, private podman + crun set-up, runs interleaved:\n"
+    );
+    let _ = writeln!(s, "| Configuration | runs | median | p90 |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| without recording | {} | {b:.1} ms | {:.1} ms |",
+        p.bare.len(),
+        p90(&p.bare)
+    );
+    let _ = writeln!(
+        s,
+        "| recorded (annotation; prestart + poststop hooks, profile written) | {} | {r:.1} ms | {:.1} ms |",
+        p.recorded.len(),
+        p90(&p.recorded)
+    );
+    let _ = writeln!(
+        s,
+        "\nRatio of medians: {ratio:.3}× (goal ≤ 1.15×): {}.",
+        if ratio <= 1.15 { "PASS" } else { "MISS" }
+    );
+    Ok(s)
+}
+
+/// `cargo xtask bench --hook-only`: builds the release binary and prints the section.
+pub fn run_alone(runs: usize) -> Result<()> {
+    ensure!(crate::is_root(), "the hook benchmark must run as root");
+    crate::sh(Command::new("cargo").current_dir(crate::root()).args([
+        "build",
+        "--release",
+        "-p",
+        "seccomp-recorder",
+    ]))?;
+    let bin = crate::root().join("target/release/seccomp-recorder");
+    let work = std::env::temp_dir().join(format!("xtask-bench-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&work).context("cannot create the temp dir")?;
+    let section = section(&bin, &work, runs);
+    let _ = std::fs::remove_dir_all(&work);
+    println!("{}", section?);
+    Ok(())
+}
