@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -44,33 +44,6 @@ impl Drop for Isolated {
         let _ = self.cmd().arg("unload").status();
         let _ = std::fs::remove_dir_all(&self.bpf);
     }
-}
-
-fn bpftool_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("bpftool")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("bpftool");
-    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("bpftool json")
-}
-
-fn prog_id(pin: &Path) -> u64 {
-    bpftool_json(&["prog", "show", "pinned", pin.to_str().expect("utf8")])["id"]
-        .as_u64()
-        .expect("prog id")
-}
-
-fn links_of(prog: u64) -> usize {
-    bpftool_json(&["link", "list"])
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|l| l["prog_id"].as_u64() == Some(prog))
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 #[test]

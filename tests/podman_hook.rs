@@ -947,33 +947,6 @@ fn symlink_swapped_in_after_prestart_writes_nothing_and_spares_other_recordings(
     assert!(dir_entries(&outside).is_empty());
 }
 
-fn bpftool_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("bpftool")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("bpftool");
-    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("bpftool json")
-}
-
-fn prog_id(pin: &Path) -> u64 {
-    bpftool_json(&["prog", "show", "pinned", pin.to_str().expect("utf8")])["id"]
-        .as_u64()
-        .expect("prog id")
-}
-
-fn links_of(prog: u64) -> usize {
-    bpftool_json(&["link", "list"])
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|l| l["prog_id"].as_u64() == Some(prog))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// Requirement 5: a container whose poststop never ran (prestart-only hooks) gets its
 /// profile from `seccomp-recorder gc`, which also detaches the program.
 #[test]

@@ -562,17 +562,7 @@ fn load_and_pin_with(
             source: io::Error::other(e),
         })?;
     }
-    let program: &mut RawTracePoint = ebpf
-        .program_mut("sys_enter")
-        .ok_or_else(|| TracerError::Program {
-            what: "program sys_enter missing from the eBPF object",
-            source: Box::new(ProgramError::NotLoaded),
-        })?
-        .try_into()
-        .map_err(prog_err("sys_enter is not a raw tracepoint program"))?;
-    program
-        .load()
-        .map_err(prog_err("verifier rejected sys_enter"))?;
+    let program = load_raw_tracepoint(&mut ebpf, "sys_enter")?;
     // The program pin is written last: its presence means "fully loaded".
     program
         .pin(dir.join(pins::PROGRAM))
@@ -582,6 +572,25 @@ fn load_and_pin_with(
             source: io::Error::other(e),
         })?;
     Ok(())
+}
+
+/// Loads the raw tracepoint program `name` of `ebpf` into the kernel (verifier).
+fn load_raw_tracepoint<'e>(
+    ebpf: &'e mut aya::Ebpf,
+    name: &str,
+) -> Result<&'e mut RawTracePoint, TracerError> {
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(name)
+        .ok_or_else(|| TracerError::Program {
+            what: "program missing from the eBPF object",
+            source: Box::new(ProgramError::NotLoaded),
+        })?
+        .try_into()
+        .map_err(prog_err("not a raw tracepoint program"))?;
+    program
+        .load()
+        .map_err(prog_err("the verifier rejected the program"))?;
+    Ok(program)
 }
 
 /// Handles on the pinned maps.
@@ -1054,17 +1063,7 @@ impl FloorProgram {
             .btf(None)
             .load(OBJECT)
             .map_err(|e| TracerError::Load(Box::new(e)))?;
-        let program: &mut RawTracePoint = ebpf
-            .program_mut("sys_enter_empty")
-            .ok_or_else(|| TracerError::Program {
-                what: "program sys_enter_empty missing from the eBPF object",
-                source: Box::new(ProgramError::NotLoaded),
-            })?
-            .try_into()
-            .map_err(prog_err("sys_enter_empty is not a raw tracepoint program"))?;
-        program
-            .load()
-            .map_err(prog_err("verifier rejected sys_enter_empty"))?;
+        let program = load_raw_tracepoint(&mut ebpf, "sys_enter_empty")?;
         program
             .attach("sys_enter")
             .map_err(prog_err("cannot attach to raw tracepoint sys_enter"))?;

@@ -216,3 +216,33 @@ pub fn allowed_names(path: &Path) -> Vec<String> {
     }
     out
 }
+
+/// `bpftool -j ARGS` as JSON.
+pub fn bpftool_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("bpftool")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("bpftool");
+    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("bpftool json")
+}
+
+/// The id of the program pinned at `pin`.
+pub fn prog_id(pin: &Path) -> u64 {
+    bpftool_json(&["prog", "show", "pinned", pin.to_str().expect("utf8")])["id"]
+        .as_u64()
+        .expect("prog id")
+}
+
+/// How many links the kernel has for program `prog`.
+pub fn links_of(prog: u64) -> usize {
+    bpftool_json(&["link", "list"])
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|l| l["prog_id"].as_u64() == Some(prog))
+                .count()
+        })
+        .unwrap_or(0)
+}

@@ -251,13 +251,72 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     sh(cargo().args(["build", "--workspace"]))?;
     let state = IsolatedState::new("test");
     let binary = root().join("target/debug/seccomp-recorder");
-    let result = sh(state
-        .apply(&mut cargo())
-        .args(["test", "--workspace", "--no-fail-fast"])
-        .args(args));
+    let result = run_tests(
+        state
+            .apply(&mut cargo())
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .args(args),
+    );
     state.cleanup(&binary);
-    result?;
-    leftover_check()
+    let totals = result?;
+    leftover_check()?;
+    // One closing line for the whole suite (cargo's last line is the doc tests' own).
+    println!(
+        "summary: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if totals.failed > 0 || totals.passed == 0 {
+        bail!("the test suite failed");
+    }
+    Ok(())
+}
+
+/// Test counts summed over every test binary.
+#[derive(Debug, Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+/// Runs `cargo test`, passing its output through, and sums its "test result" lines.
+fn run_tests(cmd: &mut Command) -> Result<Totals> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let mut totals = Totals::default();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.context("read cargo test output")?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let mut words = part.split_whitespace().rev();
+                    let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                        continue;
+                    };
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match what {
+                        "passed" => totals.passed += n,
+                        "failed" => totals.failed += n,
+                        "ignored" => totals.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait().context("wait for cargo test")?;
+    if !status.success() {
+        println!(
+            "summary: {} passed, {} failed, {} skipped",
+            totals.passed, totals.failed, totals.ignored
+        );
+        bail!("cargo test failed with {status}");
+    }
+    Ok(totals)
 }
 
 /// After the suite: nothing of ours attached, no scratch cgroups left.
