@@ -108,3 +108,100 @@ fn usage_errors_are_2() {
     let o = run(&["no-such-subcommand"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn hook(
+    stage: &str,
+    state: &str,
+    env: &[(&str, &str)],
+    out_dir: &std::path::Path,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(bin());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .args(["hook", "--output-dir"])
+        .arg(out_dir)
+        .arg(stage)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hook");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(state.as_bytes())
+        .expect("write state");
+    child.wait_with_output().expect("hook output")
+}
+
+#[test]
+fn hook_refuses_malformed_state_and_missing_pid_and_the_root_cgroup() {
+    if !can_record() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_dir = dir.path().join("run");
+    let bpf = format!(
+        "/sys/fs/bpf/seccomp-recorder-errors-hook-{}",
+        std::process::id()
+    );
+    let log = dir.path().join("hook.log");
+    let env = [
+        ("SECCOMP_RECORDER_BPF_DIR", bpf.as_str()),
+        ("SECCOMP_RECORDER_RUN_DIR", run_dir.to_str().expect("utf8")),
+        ("SECCOMP_RECORDER_LOG_FILE", log.to_str().expect("utf8")),
+    ];
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let ann = r#""annotations":{"seccomp-recorder.io/output":"x.json"}"#;
+
+    let o = hook("prestart", "{not json", &env, &out);
+    assert_eq!(o.status.code(), Some(66));
+    assert!(one_line(&o).contains("malformed OCI state"));
+
+    let o = hook(
+        "prestart",
+        &format!(r#"{{"id":"nopid","status":"created",{ann}}}"#),
+        &env,
+        &out,
+    );
+    assert_eq!(o.status.code(), Some(66));
+    assert!(one_line(&o).contains("no pid"));
+
+    // A process in the root cgroup: recording it would record the whole host.
+    let mut sleeper = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let root = mi
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2")
+                .then(|| left.split_whitespace().nth(4).map(str::to_owned))?
+        })
+        .expect("cgroup2 mount");
+    std::fs::write(format!("{root}/cgroup.procs"), sleeper.id().to_string()).expect("move to root");
+    let state = format!(
+        r#"{{"id":"rootcg","status":"created","pid":{},{ann}}}"#,
+        sleeper.id()
+    );
+    let o = hook("prestart", &state, &env, &out);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&bpf);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert!(one_line(&o).contains("root cgroup"));
+    // Nothing registered, nothing written.
+    let states = std::fs::read_dir(run_dir.join("recordings"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(states, 0);
+    assert_eq!(std::fs::read_dir(&out).expect("ls").count(), 0);
+    // The refusal is in the hook log too (runtimes may drop a hook's stderr).
+    assert!(std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("root cgroup"));
+}

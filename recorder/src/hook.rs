@@ -89,6 +89,9 @@ pub enum HookError {
     /// Base profile unusable.
     #[error("base profile unusable")]
     Base(#[source] ProfileFileError),
+    /// The container runs in the root cgroup.
+    #[error("container {0} runs in the root cgroup v2; refusing to record the whole host (run it in its own cgroup)")]
+    RootCgroup(String),
     /// cgroup problem.
     #[error("cannot find the container's cgroup")]
     Cgroup(#[from] CgroupError),
@@ -113,6 +116,7 @@ impl Categorized for HookError {
             HookError::State(_)
             | HookError::StateShape
             | HookError::NoPid(_)
+            | HookError::RootCgroup(_)
             | HookError::Annotation { .. } => Category::BadInput,
             HookError::Output(e) => e.category(),
             HookError::Base(e) => e.category(),
@@ -217,6 +221,10 @@ fn prestart(
     let dir = cg.dir(&relative);
     let cgroup_id = Cgroup2::id_of(&dir)?;
     let level = cgroup::level_of(&relative);
+    if level == 0 {
+        // Recording the root cgroup would record every process on the host.
+        return Err(HookError::RootCgroup(id));
+    }
 
     let mut state = RecordingState {
         id: id.clone(),
