@@ -174,16 +174,8 @@ fn hook_refuses_malformed_state_and_missing_pid_and_the_root_cgroup() {
 
     // A process in the root cgroup: recording it would record the whole host.
     let mut sleeper = Command::new("sleep").arg("30").spawn().expect("sleep");
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let root = mi
-        .lines()
-        .find_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (right.split_whitespace().next()? == "cgroup2")
-                .then(|| left.split_whitespace().nth(4).map(str::to_owned))?
-        })
-        .expect("cgroup2 mount");
-    std::fs::write(format!("{root}/cgroup.procs"), sleeper.id().to_string()).expect("move to root");
+    let root = cgroup2_root().expect("cgroup2 mount");
+    std::fs::write(root.join("cgroup.procs"), sleeper.id().to_string()).expect("move to root");
     let state = format!(
         r#"{{"id":"rootcg","status":"created","pid":{},{ann}}}"#,
         sleeper.id()

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use common::podman::{cgroup2_mount, hook_json, post_filter_tail, PodmanEnv};
+use common::podman::{hook_json, post_filter_tail, PodmanEnv};
 use common::{stderr, stdout};
 
 fn assert_ok(o: &Output, what: &str) {
@@ -107,7 +107,7 @@ fn container_is_gone_afterwards() {
         !Path::new("/run/crun").join(id).exists(),
         "crun state left for {id}"
     );
-    let cg2 = cgroup2_mount().expect("cgroup2 mount");
+    let cg2 = common::cgroup2_root().expect("cgroup2 mount");
     let cg = cg2.join("libpod_parent").join(format!("libpod-{id}"));
     assert!(!cg.exists(), "cgroup left: {}", cg.display());
 }

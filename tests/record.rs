@@ -217,7 +217,7 @@ fn sigterm_is_forwarded_and_the_cgroup_removed() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let cgroup_name = format!("seccomp-recorder-{pid}");
     let cgroup_dir = loop {
-        let found = find_dir_named(Path::new(&cgroup2_root()), &cgroup_name, 6);
+        let found = find_dir_named(&cgroup2_root().expect("cgroup2 mount"), &cgroup_name, 6);
         if let Some(d) = found {
             let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
             // Wait until the child has exec'd sleep (and so is recorded).
@@ -274,17 +274,6 @@ fn missing_command_is_exit_127() {
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/program"), "{err}");
-}
-
-fn cgroup2_root() -> String {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    mi.lines()
-        .find_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (right.split_whitespace().next()? == "cgroup2")
-                .then(|| left.split_whitespace().nth(4).map(str::to_owned))?
-        })
-        .expect("cgroup2 mount")
 }
 
 fn find_dir_named(root: &Path, name: &str, depth: u32) -> Option<std::path::PathBuf> {

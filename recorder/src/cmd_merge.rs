@@ -629,12 +629,7 @@ mod tests {
     use crate::profile::to_json;
 
     fn host() -> HostFacts {
-        HostFacts {
-            native_arch: Some(Arch::X86_64),
-            go_arch: "amd64",
-            bounding_caps: Some(u64::MAX >> 23),
-            kernel: Some((6, 1)),
-        }
+        HostFacts::test_x86_64(u64::MAX >> 23)
     }
 
     fn input(name: &str, text: &str) -> Input {

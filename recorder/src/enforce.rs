@@ -772,15 +772,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::syscalls::Arch;
 
     fn host() -> HostFacts {
-        HostFacts {
-            native_arch: Some(Arch::X86_64),
-            go_arch: "amd64",
-            bounding_caps: Some(u64::MAX),
-            kernel: Some((6, 1)),
-        }
+        HostFacts::test_x86_64(u64::MAX)
     }
 
     fn compile_text(text: &str) -> Result<CompiledFilter, CompileError> {

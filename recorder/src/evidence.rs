@@ -279,7 +279,7 @@ pub fn parse(text: &str, path: &Path, host: &HostFacts) -> Result<Input, Evidenc
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
-            detail: without_position(&e),
+            detail: profile_file::without_position(&e),
         })?;
     let unrecognized = |found| EvidenceError::Unrecognized {
         path: path.to_owned(),
@@ -321,15 +321,6 @@ pub fn parse(text: &str, path: &Path, host: &HostFacts) -> Result<Input, Evidenc
         kind,
         content,
     })
-}
-
-/// serde_json's message without its " at line L column C", which we say our own way.
-fn without_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
-    }
 }
 
 fn json_type(value: &serde_json::Value) -> &'static str {
@@ -470,7 +461,7 @@ fn parse_recording(text: &str, path: &Path, kind: InputKind) -> Result<Content, 
         kind,
         line: e.line(),
         column: e.column(),
-        detail: without_position(&e),
+        detail: profile_file::without_position(&e),
     })?;
     let mut calls = Vec::new();
     let mut unnamed = Vec::new();
@@ -782,12 +773,7 @@ mod tests {
     use super::*;
 
     fn host() -> HostFacts {
-        HostFacts {
-            native_arch: Some(Arch::X86_64),
-            go_arch: "amd64",
-            bounding_caps: Some(u64::MAX >> 23),
-            kernel: Some((6, 1)),
-        }
+        HostFacts::test_x86_64(u64::MAX >> 23)
     }
 
     fn parse_ok(text: &str) -> Input {

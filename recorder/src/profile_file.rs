@@ -103,6 +103,17 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
+    /// A fixed x86_64 host on kernel 6.1 with the given capability bounding set (tests).
+    #[cfg(test)]
+    pub(crate) fn test_x86_64(bounding_caps: u64) -> Self {
+        HostFacts {
+            native_arch: Some(Arch::X86_64),
+            go_arch: "amd64",
+            bounding_caps: Some(bounding_caps),
+            kernel: Some((6, 1)),
+        }
+    }
+
     /// The facts of this process on this host. Facts that cannot be read are `None`;
     /// a profile that needs one of them is refused with an error saying so.
     pub fn current() -> Self {
@@ -533,13 +544,17 @@ pub fn parse_profile(
     })
 }
 
-fn json_error(e: &serde_json::Error) -> ProfileErrorKind {
-    // serde_json's message ends in " at line L column C"; we say that our own way.
+/// serde_json's message without its " at line L column C", which we say our own way.
+pub(crate) fn without_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let detail = match text.rfind(" at line ") {
+    match text.rfind(" at line ") {
         Some(cut) => text[..cut].to_owned(),
         None => text,
-    };
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> ProfileErrorKind {
+    let detail = without_position(e);
     let (line, column) = (e.line(), e.column());
     match e.classify() {
         serde_json::error::Category::Data => ProfileErrorKind::Shape {
@@ -870,13 +885,8 @@ mod tests {
     use super::*;
 
     fn host() -> HostFacts {
-        HostFacts {
-            native_arch: Some(Arch::X86_64),
-            go_arch: "amd64",
-            // CAP_CHOWN and CAP_SYS_ADMIN only.
-            bounding_caps: Some(1 | (1 << 21)),
-            kernel: Some((6, 1)),
-        }
+        // CAP_CHOWN and CAP_SYS_ADMIN only.
+        HostFacts::test_x86_64(1 | (1 << 21))
     }
 
     fn parse(text: &str) -> Result<LoadedProfile, ProfileFileError> {

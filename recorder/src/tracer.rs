@@ -823,7 +823,8 @@ impl Tracer {
         self.snapshot_of(slot, Some(owner))
     }
 
-    fn snapshot_of(&self, slot: u32, owner: Option<CgroupId>) -> Result<Snapshot, TracerError> {
+    /// The state of `slot` if it is in use (and, with `owner`, records that cgroup).
+    fn slot_in_use(&self, slot: u32, owner: Option<CgroupId>) -> Result<SlotState, TracerError> {
         let st = self
             .slots
             .get(&slot, 0)
@@ -831,6 +832,11 @@ impl Tracer {
         if st.state == SLOT_FREE || owner.is_some_and(|o| o.0 != st.cgroup_id) {
             return Err(TracerError::NotInUse(slot));
         }
+        Ok(st)
+    }
+
+    fn snapshot_of(&self, slot: u32, owner: Option<CgroupId>) -> Result<Snapshot, TracerError> {
+        let st = self.slot_in_use(slot, owner)?;
         let mut calls = Vec::new();
         for abi in 0..ABI_COUNT {
             let Some(arch) = self.abis.arch_of(abi) else {
@@ -898,13 +904,7 @@ impl Tracer {
 
     fn release_of(&mut self, slot: u32, owner: Option<CgroupId>) -> Result<(), TracerError> {
         let _lock = StateLock::acquire(&self.paths.run_dir)?;
-        let st = self
-            .slots
-            .get(&slot, 0)
-            .map_err(map_err("cannot read slot state"))?;
-        if st.state == SLOT_FREE || owner.is_some_and(|o| o.0 != st.cgroup_id) {
-            return Err(TracerError::NotInUse(slot));
-        }
+        let st = self.slot_in_use(slot, owner)?;
         // Remove the cgroup from the table (tombstone keeps probe chains intact).
         for probe in 0..CGROUP_PROBES {
             let b = bucket_of(st.cgroup_id, probe);

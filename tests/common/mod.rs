@@ -246,3 +246,10 @@ pub fn links_of(prog: u64) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// The cgroup2 mount point (found from mountinfo by the library's own discovery).
+pub fn cgroup2_root() -> Option<PathBuf> {
+    seccomp_recorder::cgroup::Cgroup2::discover()
+        .ok()
+        .map(|c| c.root().to_path_buf())
+}

@@ -345,14 +345,6 @@ pub fn post_filter_tail(log: &str, workload: &str) -> Result<Option<Vec<String>>
     Ok(Some(names))
 }
 
-/// The cgroup2 mount point, from /proc/self/mountinfo (hybrid hosts: /sys/fs/cgroup/unified).
-pub fn cgroup2_mount() -> Option<PathBuf> {
-    mountinfo()
-        .into_iter()
-        .find(|m| m.fstype == "cgroup2")
-        .map(|m| m.mount_point)
-}
-
 /// Runs a command with piped output; panics when it takes longer than `limit`.
 pub fn output_timeout(c: Command, limit: Duration) -> Output {
     try_output_timeout(c, limit).unwrap_or_else(|e| panic!("{e}"))
@@ -474,7 +466,7 @@ fn mounts_below(dir: &Path) -> Vec<PathBuf> {
 /// lists only unbound controllers in the cgroup2 root) and serialised between
 /// processes with a lock file. Nothing to do on a pure cgroup2 or pure v1 host.
 fn fix_hybrid_cgroups() -> Result<(), String> {
-    let Some(cg2) = cgroup2_mount() else {
+    let Some(cg2) = super::cgroup2_root() else {
         return Ok(());
     };
     if cg2 == Path::new("/sys/fs/cgroup") {

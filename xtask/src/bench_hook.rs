@@ -86,15 +86,22 @@ impl Drop for FakeContainer {
     }
 }
 
-fn cgroup2_mount() -> Result<PathBuf> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    mi.lines()
-        .find_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (right.split_whitespace().next()? == "cgroup2")
-                .then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
-        })
-        .context("no cgroup2 mount")
+/// The OCI state a runtime passes the hook: with `pid` at prestart, without at poststop.
+fn state_json(id: &str, pid: Option<u32>, output: Option<&str>) -> String {
+    let mut state = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": id,
+        "status": if pid.is_some() { "created" } else { "stopped" },
+        "bundle": "/",
+        "annotations": {},
+    });
+    if let Some(pid) = pid {
+        state["pid"] = pid.into();
+    }
+    if let Some(out) = output {
+        state["annotations"]["seccomp-recorder.io/output"] = out.into();
+    }
+    state.to_string()
 }
 
 /// Runs `hook STAGE` with `state` on stdin; returns its wall time.
@@ -142,7 +149,7 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
     let result = (|| {
         let out_dir = work.join("hook-profiles");
         std::fs::create_dir_all(&out_dir).context("mkdir output dir")?;
-        let cg2 = cgroup2_mount()?;
+        let cg2 = crate::podman::cgroup2_mount()?;
         let mut times = HookTimes {
             prestart_warm: Vec::new(),
             prestart_cold: Vec::new(),
@@ -162,17 +169,13 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
         for i in 0..runs.max(MIN_RUNS) {
             let c = FakeContainer::start(&cg2, &format!("sr-bench-hook-{i}"))?;
             let id = format!("benchhook{i}");
-            let pre = format!(
-                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#,
-                c.pid()
-            );
+            let output = format!("{id}.json");
+            let pre = state_json(&id, Some(c.pid()), Some(&output));
             times
                 .prestart_warm
                 .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
             drop(c);
-            let post = format!(
-                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"stopped","bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#
-            );
+            let post = state_json(&id, None, Some(&output));
             times
                 .poststop
                 .push(ms(hook(bin, &state, &out_dir, "poststop", &post)?));
@@ -192,17 +195,13 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
             ensure!(st.success(), "unload failed");
             let c = FakeContainer::start(&cg2, &format!("sr-bench-cold-{i}"))?;
             let id = format!("benchcold{i}");
-            let pre = format!(
-                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"{id}.json"}}}}"#,
-                c.pid()
-            );
+            let output = format!("{id}.json");
+            let pre = state_json(&id, Some(c.pid()), Some(&output));
             times
                 .prestart_cold
                 .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
             drop(c);
-            let post = format!(
-                r#"{{"ociVersion":"1.0.2","id":"{id}","status":"stopped","bundle":"/","annotations":{{}}}}"#
-            );
+            let post = state_json(&id, None, None);
             hook(bin, &state, &out_dir, "poststop", &post)?;
         }
         Ok(times)

@@ -258,17 +258,19 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
             .args(args),
     );
     state.cleanup(&binary);
-    let totals = result?;
-    leftover_check()?;
+    let (totals, status) = result?;
     // One closing line for the whole suite (cargo's last line is the doc tests' own).
     println!(
         "summary: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
     );
+    if !status.success() {
+        bail!("cargo test failed with {status}");
+    }
     if totals.failed > 0 || totals.passed == 0 {
         bail!("the test suite failed");
     }
-    Ok(())
+    leftover_check()
 }
 
 /// Test counts summed over every test binary.
@@ -280,7 +282,7 @@ struct Totals {
 }
 
 /// Runs `cargo test`, passing its output through, and sums its "test result" lines.
-fn run_tests(cmd: &mut Command) -> Result<Totals> {
+fn run_tests(cmd: &mut Command) -> Result<(Totals, std::process::ExitStatus)> {
     use std::io::{BufRead, BufReader};
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
@@ -309,14 +311,7 @@ fn run_tests(cmd: &mut Command) -> Result<Totals> {
         }
     }
     let status = child.wait().context("wait for cargo test")?;
-    if !status.success() {
-        println!(
-            "summary: {} passed, {} failed, {} skipped",
-            totals.passed, totals.failed, totals.ignored
-        );
-        bail!("cargo test failed with {status}");
-    }
-    Ok(totals)
+    Ok((totals, status))
 }
 
 /// After the suite: nothing of ours attached, no scratch cgroups left.

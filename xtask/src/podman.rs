@@ -23,16 +23,28 @@ fn toml_str(p: &Path) -> String {
     format!("{:?}", p.display().to_string())
 }
 
+/// The cgroup2 mount point in a mountinfo text.
+fn cgroup2_in(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        (right.split_whitespace().next()? == "cgroup2")
+            .then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
+    })
+}
+
+/// The cgroup2 mount point of this mount namespace.
+pub fn cgroup2_mount() -> Result<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+    cgroup2_in(&mountinfo).context("no cgroup2 mount")
+}
+
 /// crun refuses hybrid cgroups while a controller is still bound to the cgroup2 tree:
 /// mount each such controller as v1 (here: hugetlb). Nothing to do on pure v2 hosts.
 fn fix_hybrid_cgroups() -> Result<()> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    let v2 = mountinfo.lines().find_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        (right.split_whitespace().next()? == "cgroup2")
-            .then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
-    });
-    let Some(v2) = v2 else { return Ok(()) };
+    let Some(v2) = cgroup2_in(&mountinfo) else {
+        return Ok(());
+    };
     if v2 == Path::new("/sys/fs/cgroup") {
         return Ok(());
     }
