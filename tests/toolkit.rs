@@ -11,10 +11,17 @@ const X64: &str = "SCMP_ARCH_X86_64";
 
 /// Records `cmd` into `<tag>.json` and `<tag>.stats.json` in `dir`.
 fn record(dir: &Path, tag: &str, cmd: &[&str]) -> (PathBuf, PathBuf) {
+    record_for(dir, tag, "any", cmd)
+}
+
+/// Records `cmd` with `--runtime RUNTIME` (`none`: the command's own calls only).
+fn record_for(dir: &Path, tag: &str, runtime: &str, cmd: &[&str]) -> (PathBuf, PathBuf) {
     let profile = dir.join(format!("{tag}.json"));
     let stats = dir.join(format!("{tag}.stats.json"));
     let mut args = vec![
         "record",
+        "--runtime",
+        runtime,
         "-o",
         path_str(&profile),
         "--stats",
@@ -149,7 +156,39 @@ fn check_exit_codes_on_written_files() {
                          "first":{"pid":4242,"tid":4243,"comm":"flush","after_ms":12.5}}],
             "recorder":"a future version with more fields"}"#,
     );
+    // The hand-written baseline allows no runtime's start-up calls: by default (every
+    // known runtime) that is a finding, named as the runtime's; `--runtime none`
+    // checks the recordings alone.
     let o = run(&["check", "--baseline", path_str(&base), path_str(&within)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "  (any architecture) futex: called by the runtime (any) before the workload starts\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("getppid:"), "{text}");
+    let o = run(&[
+        "check",
+        "--runtime",
+        "crun",
+        "--baseline",
+        path_str(&base),
+        path_str(&within),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("capset: called by the runtime (crun)"));
+    assert!(!stdout(&o).contains("futex"), "{}", stdout(&o));
+
+    let o = run(&[
+        "check",
+        "--runtime",
+        "none",
+        "--baseline",
+        path_str(&base),
+        path_str(&within),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("unused by these runs"), "{text}");
@@ -157,6 +196,8 @@ fn check_exit_codes_on_written_files() {
 
     let o = run(&[
         "check",
+        "--runtime",
+        "none",
         "--baseline",
         path_str(&base),
         path_str(&within),
@@ -172,6 +213,8 @@ fn check_exit_codes_on_written_files() {
     );
     let o = run(&[
         "check",
+        "--runtime",
+        "none",
         "--format",
         "json",
         "--baseline",
@@ -323,8 +366,9 @@ fn diff_names_what_was_added_and_removed() {
             Step::Int80 { nr: 20, n: 1 },
         ],
     );
-    let (a_profile, a_stats) = record(dir.path(), "a", &[path_str(&a)]);
-    let (b_profile, _) = record(dir.path(), "b", &[path_str(&b)]);
+    // The commands' own calls only: getppid is also a runtime (runc) start-up call.
+    let (a_profile, a_stats) = record_for(dir.path(), "a", "none", &[path_str(&a)]);
+    let (b_profile, _) = record_for(dir.path(), "b", "none", &[path_str(&b)]);
 
     let o = run(&["diff", path_str(&a_profile), path_str(&b_profile)]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

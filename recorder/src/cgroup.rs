@@ -39,6 +39,22 @@ pub enum CgroupError {
     /// Processes did not leave the cgroup in time.
     #[error("cgroup {0} still has processes after it was killed")]
     Busy(PathBuf),
+    /// A cgroup path given by the user does not exist.
+    #[error("cgroup {} does not exist (neither as given nor below the cgroup2 mount {}): give a directory of the cgroup v2 tree or a path as /proc/PID/cgroup shows it", path.display(), root.display())]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+        /// The cgroup2 mount.
+        root: PathBuf,
+    },
+    /// A path given as a cgroup is not a directory of the cgroup v2 tree.
+    #[error("{} is not a cgroup v2 directory (the cgroup2 hierarchy is mounted at {}; cgroup v1 hierarchies cannot be recorded)", path.display(), root.display())]
+    NotCgroup2 {
+        /// The path as given.
+        path: PathBuf,
+        /// The cgroup2 mount.
+        root: PathBuf,
+    },
 }
 
 impl Categorized for CgroupError {
@@ -49,7 +65,9 @@ impl Categorized for CgroupError {
                 Category::Permission
             }
             CgroupError::Io { .. } | CgroupError::Busy(_) => Category::Io,
-            CgroupError::NoMembership { .. } => Category::BadInput,
+            CgroupError::NoMembership { .. }
+            | CgroupError::NotFound { .. }
+            | CgroupError::NotCgroup2 { .. } => Category::BadInput,
         }
     }
 }
@@ -143,11 +161,61 @@ impl Cgroup2 {
         self.root.join(relative.trim_start_matches('/'))
     }
 
+    /// Resolves a cgroup named by a user: a directory of the cgroup2 tree
+    /// (`/sys/fs/cgroup/kubepods.slice/...`), or a path relative to its root as
+    /// `/proc/PID/cgroup` shows it (`/kubepods.slice/...`). Returns the directory and
+    /// the path relative to the root.
+    pub fn resolve(&self, given: &Path) -> Result<(PathBuf, String), CgroupError> {
+        let not_v2 = || CgroupError::NotCgroup2 {
+            path: given.to_owned(),
+            root: self.root.clone(),
+        };
+        let candidates = [
+            given.to_owned(),
+            self.root.join(given.strip_prefix("/").unwrap_or(given)),
+        ];
+        let Some(dir) = candidates.into_iter().find(|c| c.is_dir()) else {
+            if given.exists() {
+                return Err(not_v2());
+            }
+            return Err(CgroupError::NotFound {
+                path: given.to_owned(),
+                root: self.root.clone(),
+            });
+        };
+        let dir = fs::canonicalize(&dir).map_err(io_err(&dir))?;
+        if !is_cgroup2_dir(&dir) {
+            return Err(not_v2());
+        }
+        let root = fs::canonicalize(&self.root).map_err(io_err(&self.root))?;
+        let relative = dir.strip_prefix(&root).map_err(|_| not_v2())?;
+        Ok((dir.clone(), format!("/{}", relative.display())))
+    }
+
     /// The id (directory inode) of the cgroup at `dir`.
     pub fn id_of(dir: &Path) -> Result<CgroupId, CgroupError> {
         let md = fs::metadata(dir).map_err(io_err(dir))?;
         Ok(CgroupId(md.ino()))
     }
+}
+
+/// Whether `dir` is on a cgroup2 file system.
+pub fn is_cgroup2_dir(dir: &Path) -> bool {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs(2) with a valid path and an out struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0) && st.f_type as i64 == CGROUP2_SUPER_MAGIC
+}
+
+/// Whether a cgroup has processes (its `cgroup.events` says `populated 1`). A cgroup
+/// whose directory is gone has none.
+pub fn is_populated(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.events"))
+        .map(|t| t.lines().any(|l| l.trim() == "populated 1"))
+        .unwrap_or(false)
 }
 
 /// A cgroup created for one recording; removed (after killing leftovers) by `remove`.

@@ -26,6 +26,7 @@ use crate::exit::{Categorized, Category};
 use crate::profile::oci_arch;
 use crate::profile_file::HostFacts;
 use crate::report::FirstSeen;
+use crate::runtime::Runtime;
 use crate::syscalls::Arch;
 
 /// Arguments of `check`.
@@ -41,6 +42,11 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// The OCI runtime the baseline must start under: its start-up calls (made through
+    /// the container's filter before the workload's execve) count as used. `any`: every
+    /// known runtime's; `none`: only the recordings.
+    #[arg(long, value_enum, default_value_t = Runtime::Any, value_name = "RUNTIME")]
+    pub runtime: Runtime,
 }
 
 /// Output formats of `check`.
@@ -99,6 +105,9 @@ pub struct Finding {
     pub count: Option<u64>,
     /// The first call, from the first report (in argument order) that has it.
     pub first: Option<FirstSeen>,
+    /// The runtime that needs it at start-up, when no recording used it itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needed_by_runtime: Option<Runtime>,
 }
 
 /// The result of a check.
@@ -167,6 +176,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
             nr: uses.nr,
             count: uses.count,
             first: uses.first,
+            needed_by_runtime: None,
         };
         match evidence::verdict(&policies, arch, &name) {
             Verdict::Allowed => {}
@@ -186,6 +196,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
                 nr: Some(nr),
                 count: uses.count,
                 first: uses.first,
+                needed_by_runtime: None,
             });
         }
     }
@@ -214,6 +225,11 @@ fn describe(f: &Finding) -> String {
     }
     if let Some(first) = &f.first {
         details.push(format!("first by {}", describe_first(first)));
+    }
+    if let Some(rt) = f.needed_by_runtime {
+        details.push(format!(
+            "called by the runtime ({rt}) before the workload starts"
+        ));
     }
     if details.is_empty() {
         format!("{arch} {what}")
@@ -284,6 +300,19 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
     out
 }
 
+/// The recordings plus, as one more input, the names `runtime` calls at start-up.
+fn recorded_with_tail(recorded: &[Input], runtime: Runtime) -> Vec<Input> {
+    let mut all = recorded.to_vec();
+    let tail = runtime.tail();
+    if !tail.is_empty() {
+        all.push(evidence::names_input(
+            &format!("start-up calls of {runtime}"),
+            &tail,
+        ));
+    }
+    all
+}
+
 /// Runs `check`, writing the result to `out`.
 ///
 /// Returns the exit code: 0 when every recorded syscall is allowed, 1 when something
@@ -302,7 +331,20 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
         .iter()
         .map(|p| evidence::load(p, &host))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = check(variants, &recorded)?;
+    let mut report = check(variants, &recorded_with_tail(&recorded, args.runtime))?;
+    let tail = args.runtime.tail();
+    let mut used_by_inputs = std::collections::BTreeSet::new();
+    for input in &recorded {
+        used_by_inputs.extend(input.evidence()?.into_iter().map(|e| e.name));
+    }
+    for f in report.new.iter_mut().chain(report.conditional.iter_mut()) {
+        if let Some(name) = &f.name {
+            if tail.contains(&name.as_str()) && !used_by_inputs.contains(name) {
+                f.needed_by_runtime = Some(args.runtime);
+            }
+        }
+    }
+    report.unused.retain(|n| !tail.contains(&n.as_str()));
     let text = match args.format {
         CheckFormat::Text => render_text(&report, &args.baseline.display().to_string()),
         CheckFormat::Json => {

@@ -33,8 +33,9 @@ use crate::evidence::{self, ArchKey, Content, EvidenceError, Input, InputKind};
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, FormatError};
 use crate::output::{write_atomic, WriteError};
-use crate::profile::{oci_arch, DefaultErrno};
+use crate::profile::{self, oci_arch, DefaultErrno};
 use crate::profile_file::{self, HostFacts, RuleRef};
+use crate::runtime::Runtime;
 use crate::syscalls::Arch;
 
 /// Arguments of `merge`.
@@ -69,6 +70,11 @@ pub struct MergeArgs {
     /// file name without extension].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// The OCI runtime the result must start under: its start-up calls (made through
+    /// the container's filter before the workload's execve) are allowed too. `any`:
+    /// every known runtime's; `none`: only what the inputs allow or used.
+    #[arg(long, value_enum, default_value_t = Runtime::Any, value_name = "RUNTIME")]
+    pub runtime: Runtime,
 }
 
 /// `SCMP_ACT_ERRNO`, `scmp_act_errno` or `errno`.
@@ -606,8 +612,9 @@ pub fn run(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, MergeError> {
             path.display()
         );
     }
+    let with_tail = profile::add_runtime_tail(&merged.profile, args.runtime);
     let text =
-        formats::render(&merged.profile, args.format, &resource_name(args)).map_err(|source| {
+        formats::render(&with_tail, args.format, &resource_name(args)).map_err(|source| {
             MergeError::Format {
                 format: args.format,
                 source,

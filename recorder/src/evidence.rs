@@ -144,6 +144,29 @@ pub struct Input {
     pub content: Content,
 }
 
+/// An input that says `names` were used, on every architecture (e.g. a runtime's
+/// start-up calls), labelled `label` where a path would be.
+pub fn names_input(label: &str, names: &[&str]) -> Input {
+    Input {
+        path: PathBuf::from(label),
+        kind: InputKind::Stats,
+        content: Content::Recording {
+            calls: names
+                .iter()
+                .map(|n| Evidence {
+                    arch: None,
+                    name: (*n).to_owned(),
+                    nr: None,
+                    count: None,
+                    first: None,
+                    conditional: false,
+                })
+                .collect(),
+            unnamed: Vec::new(),
+        },
+    }
+}
+
 /// Why an input file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {

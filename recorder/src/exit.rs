@@ -19,6 +19,11 @@ pub enum Category {
     MissingKernelFeature,
     /// Not root or missing capabilities.
     Permission,
+    /// A container id that no container engine knows (or whose container is not
+    /// running).
+    UnknownContainer,
+    /// A service we must ask is not reachable (a container engine's daemon or socket).
+    Unavailable,
     /// Reading or writing a file failed.
     Io,
     /// The command to run was found but could not be executed.
@@ -41,6 +46,8 @@ impl Category {
             Category::Internal => 70,
             Category::Io => 74,
             Category::Permission => 77,
+            Category::UnknownContainer => 67,
+            Category::Unavailable => 75,
             Category::CannotExecute => 126,
             Category::CommandNotFound => 127,
         }
@@ -66,6 +73,8 @@ mod tests {
             Category::BadInput,
             Category::MissingKernelFeature,
             Category::Permission,
+            Category::UnknownContainer,
+            Category::Unavailable,
             Category::Io,
             Category::CannotExecute,
             Category::CommandNotFound,

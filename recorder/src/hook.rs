@@ -23,9 +23,10 @@ use crate::cgroup::{self, Cgroup2, CgroupError, CgroupId};
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, FormatError};
 use crate::outdir::{self, Destination, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
-use crate::profile::{self, ProfileOptions, RUNTIME_TAIL};
+use crate::profile::{self, ProfileOptions};
 use crate::profile_file::{self, HostFacts, ProfileFileError};
 use crate::report;
+use crate::runtime::{self, Runtime};
 use crate::state::{self, Claimed, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{HostAbis, StartMode, Tracer, TracerError, TracerPaths};
 
@@ -226,6 +227,12 @@ fn prestart(
         return Err(HookError::RootCgroup(id));
     }
 
+    let detected = runtime::detect_at_prestart(pid);
+    if detected.runtime == Runtime::Any {
+        tracing::warn!(id, "{}", detected.signal);
+    } else {
+        tracing::info!(id, runtime = %detected.runtime, signal = detected.signal, "runtime");
+    }
     let mut state = RecordingState {
         id: id.clone(),
         kind: Kind::Container,
@@ -245,6 +252,8 @@ fn prestart(
         errno: DefaultErrnoRepr::from(request.errno),
         owner_pid: None,
         started_unix: state::now_unix(),
+        runtime: Some(detected.runtime),
+        runtime_signal: Some(detected.signal),
     };
     store.save(&state)?;
     let mut tracer = match Tracer::open(paths) {
@@ -326,7 +335,9 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
                 }
                 Err(e) => return Err(e.into()),
             };
-            let saved = report::report(&crate::record::to_evidence(&snapshot));
+            let mut saved = report::report(&crate::record::to_evidence(&snapshot));
+            saved.runtime = Some(state.runtime.unwrap_or_default());
+            saved.runtime_signal = state.runtime_signal.clone();
             let mut next = state.clone();
             next.slot = None;
             next.recorded = Some(saved.clone());
@@ -338,6 +349,8 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             saved
         }
         (None, None) => report::Report {
+            runtime: Some(state.runtime.unwrap_or_default()),
+            runtime_signal: state.runtime_signal.clone(),
             syscalls: Vec::new(),
         },
     };
@@ -359,7 +372,9 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             "syscall number {nr} on {arch} has no name; it cannot be allowed by name"
         );
     }
-    let mut prof = profile::add_allowed(&built.profile, RUNTIME_TAIL.iter().copied());
+    // What the runtime calls through the filter before the workload's execve; not
+    // seen when the recording ran without a filter (or under no_new_privs).
+    let mut prof = profile::add_runtime_tail(&built.profile, state.runtime.unwrap_or_default());
     if let Some(base) = &state.base {
         let base = load_base(base)?;
         let (merged, skipped) = profile::merge_base(&prof, &base);
@@ -430,7 +445,7 @@ pub fn collect_garbage(
         };
         let gone = match st.kind {
             Kind::Container => !st.cgroup_dir.exists(),
-            Kind::Command => !st.owner_pid.is_some_and(state::process_alive),
+            Kind::Command | Kind::Attached => !st.owner_pid.is_some_and(state::process_alive),
         };
         if !gone {
             known_cgroups.push(st.cgroup_id);

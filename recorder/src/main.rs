@@ -186,7 +186,8 @@ fn category_of(err: &anyhow::Error) -> Category {
             state::StateError,
             seccomp_recorder::outdir::OutputPathError,
             seccomp_recorder::annotations::AnnotationError,
-            seccomp_recorder::profile_file::ProfileFileError
+            seccomp_recorder::profile_file::ProfileFileError,
+            seccomp_recorder::engine::EngineError
         );
     }
     Category::Internal

@@ -133,27 +133,6 @@ pub fn to_json(profile: &LinuxSeccomp) -> Result<String, serde_json::Error> {
     Ok(s)
 }
 
-/// What an OCI runtime does inside the container after it loads the container's
-/// seccomp filter and before the workload runs: these calls go through the filter, so
-/// every container profile must allow them, also when the recording itself started
-/// without a filter (`seccomp=unconfined`), where they were not seen.
-/// Measured with strace for crun 1.8 under podman 4.3 (defaults: close, prctl,
-/// setresgid, setresuid, capset, rt_sigprocmask, rt_sigaction, write, pselect6, read,
-/// execve; with no-new-privileges: close, execve); tests/podman_smoke.rs re-measures it.
-pub const RUNTIME_TAIL: &[&str] = &[
-    "capset",
-    "close",
-    "execve",
-    "prctl",
-    "pselect6",
-    "read",
-    "rt_sigaction",
-    "rt_sigprocmask",
-    "setresgid",
-    "setresuid",
-    "write",
-];
-
 fn allow_names(profile: &LinuxSeccomp) -> BTreeSet<String> {
     profile
         .syscalls()
@@ -184,6 +163,16 @@ pub fn add_allowed<'a>(
     let mut out = profile.clone();
     out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
     out
+}
+
+/// Adds what `runtime` calls through the container's filter before the workload's
+/// execve (pure). A profile whose default action lets calls through needs nothing
+/// (and runtimes skip allow rules that repeat the default), so it is left alone.
+pub fn add_runtime_tail(profile: &LinuxSeccomp, runtime: crate::runtime::Runtime) -> LinuxSeccomp {
+    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
+        return profile.clone();
+    }
+    add_allowed(profile, runtime.tail())
 }
 
 /// Merges a base profile into a recorded one (pure): unconditional allow rules add
@@ -394,7 +383,7 @@ mod tests {
     #[test]
     fn runtime_tail_is_added_sorted_and_once() {
         let recorded = build(&[rec(Arch::X86_64, 3, 1)], &opts()).profile; // close
-        let p = add_allowed(&recorded, RUNTIME_TAIL.iter().copied());
+        let p = add_allowed(&recorded, crate::runtime::Runtime::Any.tail());
         let names = p.syscalls().as_ref().expect("rules")[0].names().clone();
         let mut sorted = names.clone();
         sorted.sort();

@@ -10,12 +10,14 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{Cgroup2, CgroupError, ScratchCgroup};
+use crate::cgroup::{self, Cgroup2, CgroupError, ScratchCgroup};
+use crate::engine::{self, Engine, EngineError};
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, FormatError};
 use crate::output::{write_atomic, WriteError};
 use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
 use crate::report::{self, Evidence, FirstSeen};
+use crate::runtime::Runtime;
 use crate::spawn::{self, SpawnError};
 use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
@@ -60,9 +62,30 @@ pub struct RecordArgs {
     /// Where the steady-phase profile goes (needs --steady-after or --steady-marker).
     #[arg(long, value_name = "FILE", requires = "steady")]
     pub steady_output: Option<PathBuf>,
+    /// The OCI runtime the profile is for: its start-up calls (made through the
+    /// container's filter before the workload's execve) are added to the profile.
+    /// `any` adds every known runtime's, `none` nothing (for `enforce` only).
+    /// [default: the runtime `--container`'s engine reports, else any]
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub runtime: Option<Runtime>,
+    /// Record an existing cgroup v2 (and its descendants) instead of running CMD: a
+    /// directory of the cgroup2 tree or a path as /proc/PID/cgroup shows it. Until
+    /// Ctrl-C / SIGTERM, --duration, or until the cgroup has no process left.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "container"])]
+    pub cgroup: Option<PathBuf>,
+    /// Record a running container, found by id or name through podman, docker or
+    /// crictl (whichever knows it); its cgroup is recorded as with --cgroup.
+    #[arg(long, value_name = "ID", conflicts_with = "command")]
+    pub container: Option<String>,
+    /// Ask only this engine about --container.
+    #[arg(long, value_enum, requires = "container")]
+    pub engine: Option<Engine>,
+    /// Stop recording a cgroup or container after this long (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", value_parser = report::parse_duration)]
+    pub duration: Option<Duration>,
     /// The command to record, with its arguments.
     #[arg(
-        required = true,
+        required_unless_present_any = ["cgroup", "container"],
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "CMD"
@@ -103,6 +126,21 @@ pub enum RecordError {
     /// Writing the profile to stdout failed.
     #[error("cannot write the profile to stdout")]
     Stdout(#[source] io::Error),
+    /// The container could not be found.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The cgroup given to record is not usable.
+    #[error(transparent)]
+    Target(CgroupError),
+    /// The cgroup to attach to is the root.
+    #[error("refusing to record the root cgroup {0} (every process on the host): give the container's or pod's cgroup")]
+    RootCgroup(PathBuf),
+    /// The cgroup to attach to has no process.
+    #[error("cgroup {0} has no processes: nothing to record (start the workload first)")]
+    Empty(PathBuf),
+    /// --duration without a cgroup or container.
+    #[error("--duration applies to --cgroup and --container only (a command is recorded until it exits)")]
+    DurationWithCommand,
 }
 
 impl Categorized for RecordError {
@@ -119,6 +157,10 @@ impl Categorized for RecordError {
             RecordError::Format(e) => e.category(),
             RecordError::Json(_) => Category::Internal,
             RecordError::Stdout(_) => Category::Io,
+            RecordError::Engine(e) => e.category(),
+            RecordError::Target(e) => e.category(),
+            RecordError::RootCgroup(_) | RecordError::Empty(_) => Category::BadInput,
+            RecordError::DurationWithCommand => Category::Usage,
         }
     }
 }
@@ -277,6 +319,8 @@ pub fn record_command(
         errno: DefaultErrnoRepr::Enosys,
         owner_pid: Some(std::process::id() as i32),
         started_unix: state::now_unix(),
+        runtime: None,
+        runtime_signal: None,
     };
     store.save(&state)?;
     let _forget = StateFileGuard {
@@ -417,7 +461,175 @@ fn profile_name(args: &RecordArgs) -> String {
                 .and_then(|c| std::path::Path::new(c).file_name())
                 .map(|s| s.to_string_lossy().into_owned())
         })
+        .or_else(|| args.container.clone())
         .unwrap_or_else(|| "recorded".to_owned())
+}
+
+/// An existing cgroup to record (`--cgroup`, `--container`).
+#[derive(Debug, Clone)]
+pub struct AttachTarget {
+    /// Its directory in the cgroup2 tree.
+    pub dir: PathBuf,
+    /// Its path relative to the cgroup2 root.
+    pub relative: String,
+    /// What it is, for messages ("container web (docker, runc)", "cgroup /x").
+    pub description: String,
+    /// The runtime the engine reported, if any.
+    pub runtime: Option<Runtime>,
+    /// Where that runtime came from.
+    pub signal: Option<String>,
+}
+
+/// Finds the cgroup of `--cgroup PATH` or of `--container ID`.
+pub fn resolve_target(args: &RecordArgs) -> Result<Option<AttachTarget>, RecordError> {
+    let cg = Cgroup2::discover()?;
+    let target = if let Some(path) = &args.cgroup {
+        let (dir, relative) = cg.resolve(path).map_err(RecordError::Target)?;
+        AttachTarget {
+            description: format!("cgroup {relative}"),
+            dir,
+            relative,
+            runtime: None,
+            signal: None,
+        }
+    } else if let Some(id) = &args.container {
+        let found = engine::find(id, args.engine)?;
+        let relative = cg
+            .path_of_process(Some(found.pid))
+            .map_err(RecordError::Target)?;
+        let runtime = found.runtime();
+        let reported = found.runtime_name.as_deref().unwrap_or("not reported");
+        AttachTarget {
+            description: format!("container {id} ({}, runtime {reported})", found.engine),
+            dir: cg.dir(&relative),
+            relative,
+            runtime: Some(runtime),
+            signal: Some(format!("{} inspect: runtime {reported}", found.engine)),
+        }
+    } else {
+        return Ok(None);
+    };
+    if cgroup::level_of(&target.relative) == 0 {
+        return Err(RecordError::RootCgroup(target.dir));
+    }
+    Ok(Some(target))
+}
+
+/// Why an attached recording stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Signal(libc::c_int),
+    Empty,
+    Duration,
+}
+
+/// Records an existing cgroup from now on, until a signal, `duration`, or until no
+/// process is left in it. The cgroup itself is never changed.
+pub fn record_attached(
+    paths: &TracerPaths,
+    target: &AttachTarget,
+    split: Option<Split>,
+    duration: Option<Duration>,
+) -> Result<Recorded, RecordError> {
+    tracer::require_root()?;
+    let id = Cgroup2::id_of(&target.dir)?;
+    let level = cgroup::level_of(&target.relative);
+    if !cgroup::is_populated(&target.dir) {
+        return Err(RecordError::Empty(target.dir.clone()));
+    }
+    let mut tracer = Tracer::open(paths)?;
+    let store = StateStore::new(&paths.run_dir);
+    let mut state = RecordingState {
+        id: format!("attach-{}", std::process::id()),
+        kind: Kind::Attached,
+        cgroup_dir: target.dir.clone(),
+        cgroup_id: id.0,
+        slot: None,
+        output: None,
+        stats: None,
+        report: None,
+        recorded: None,
+        format: None,
+        base: None,
+        errno: DefaultErrnoRepr::Enosys,
+        owner_pid: Some(std::process::id() as i32),
+        started_unix: state::now_unix(),
+        runtime: target.runtime,
+        runtime_signal: target.signal.clone(),
+    };
+    store.save(&state)?;
+    let _forget = StateFileGuard {
+        store: &store,
+        id: state.id.clone(),
+    };
+    // Signals are blocked before the slot exists, so that Ctrl-C always ends in a
+    // written profile, never in a killed recorder.
+    block_forwarded();
+    let (sig_tx, sig_rx) = mpsc::channel();
+    let set = forwarded_set();
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait with a valid set and out pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            let _ = sig_tx.send(sig);
+        }
+    });
+    let slot = tracer.register(id, level, StartMode::Now)?;
+    state.slot = Some(slot);
+    store.save(&state)?;
+    let mut guard = SlotGuard {
+        tracer: &mut tracer,
+        slot: Some(slot),
+    };
+    let started = Instant::now();
+    eprintln!(
+        "seccomp-recorder: recording {} ({}) from now on; syscalls made before this line are not in the profile. Stop with Ctrl-C or SIGTERM{}, or when no process is left in it.",
+        target.description,
+        target.dir.display(),
+        duration
+            .map(|d| format!(", after {:.1} s", d.as_secs_f64()))
+            .unwrap_or_default()
+    );
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
+    let reason = loop {
+        if !cgroup::is_populated(&target.dir) {
+            break StopReason::Empty;
+        }
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            break StopReason::Duration;
+        }
+        match sig_rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(sig) => break StopReason::Signal(sig),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+        }
+    };
+    let _ = stop_tx.send(());
+    let at_split = match watcher.map(|w| w.join()) {
+        Some(Ok(Some(snap))) => Some(snap?),
+        _ => None,
+    };
+    let snapshot = guard.finish()?;
+    drop(guard);
+    let why = match reason {
+        StopReason::Signal(sig) => format!("signal {sig}"),
+        StopReason::Empty => "no process left in the cgroup".to_owned(),
+        StopReason::Duration => "--duration reached".to_owned(),
+    };
+    eprintln!(
+        "seccomp-recorder: stopped after {:.1} s ({why}): {} distinct syscalls, {} calls",
+        started.elapsed().as_secs_f64(),
+        snapshot.calls.len(),
+        snapshot.calls.iter().map(|c| c.count).sum::<u64>()
+    );
+    Ok(Recorded {
+        exit_code: 0,
+        snapshot,
+        at_split,
+    })
 }
 
 /// `record`: returns the exit code to leave with.
@@ -428,7 +640,38 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
         (None, Some(p)) => Some(Split::Marker(p.clone())),
         (None, None) => None,
     };
-    let recorded = record_command(&paths, &args.command, split.clone())?;
+    let target = resolve_target(args)?;
+    let (recorded, runtime, signal) = match &target {
+        Some(t) => {
+            let recorded = record_attached(&paths, t, split.clone(), args.duration)?;
+            let (runtime, signal) = match args.runtime {
+                Some(r) => (r, "--runtime".to_owned()),
+                None => (
+                    t.runtime.unwrap_or_default(),
+                    t.signal
+                        .clone()
+                        .unwrap_or_else(|| "default (no --runtime)".to_owned()),
+                ),
+            };
+            (recorded, runtime, signal)
+        }
+        None => {
+            if args.duration.is_some() {
+                return Err(RecordError::DurationWithCommand);
+            }
+            let recorded = record_command(&paths, &args.command, split.clone())?;
+            let signal = if args.runtime.is_some() {
+                "--runtime"
+            } else {
+                "default (no --runtime)"
+            };
+            (
+                recorded,
+                args.runtime.unwrap_or_default(),
+                signal.to_owned(),
+            )
+        }
+    };
     let calls = to_recorded(&recorded.snapshot);
     let native = tracer::HostAbis::host()?.native;
     let options = ProfileOptions {
@@ -441,8 +684,11 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
         );
     }
+    // What the runtime calls through the container's filter before the workload's
+    // execve: never seen by a recording of a command or of a running cgroup.
+    let with_tail = profile::add_runtime_tail(&built.profile, runtime);
     let name = profile_name(args);
-    let json = formats::render(&built.profile, args.format, &name)?;
+    let json = formats::render(&with_tail, args.format, &name)?;
     if let Some(stats_path) = &args.stats {
         let stats = profile::stats(&calls);
         let mut text = serde_json::to_string_pretty(&stats)?;
@@ -450,7 +696,9 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
         write_atomic(stats_path, text.as_bytes())?;
     }
     if let Some(report_path) = &args.report {
-        let doc = report::report(&to_evidence(&recorded.snapshot));
+        let mut doc = report::report(&to_evidence(&recorded.snapshot));
+        doc.runtime = Some(runtime);
+        doc.runtime_signal = Some(signal.clone());
         let mut text = serde_json::to_string_pretty(&doc)?;
         text.push('\n');
         write_atomic(report_path, text.as_bytes())?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::RecordedSyscall;
+use crate::runtime::Runtime;
 use crate::syscalls::Arch;
 
 /// The first call of a syscall.
@@ -41,6 +42,14 @@ pub struct ReportLine {
 /// A `--report` document: `--stats` plus first use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The runtime whose start-up tail the profile allows (absent for recordings
+    /// made before runtimes were told apart).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runtime: Option<Runtime>,
+    /// How the runtime was found out (hook parent, container init, engine inspect,
+    /// command line).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runtime_signal: Option<String>,
     /// Every counted syscall, sorted by architecture then number.
     pub syscalls: Vec<ReportLine>,
 }
@@ -77,6 +86,8 @@ pub fn report(evidence: &[Evidence]) -> Report {
         }
     }
     Report {
+        runtime: None,
+        runtime_signal: None,
         syscalls: lines.into_values().collect(),
     }
 }

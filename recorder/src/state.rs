@@ -52,6 +52,9 @@ pub enum Kind {
     Container,
     /// A `record -- CMD` run: finished by its own process, or by gc once it died.
     Command,
+    /// A `record --cgroup/--container` run on a cgroup it did not create: finished by
+    /// its own process, or by gc once it died (the cgroup itself is never touched).
+    Attached,
 }
 
 /// The state of one recording.
@@ -89,6 +92,12 @@ pub struct RecordingState {
     pub owner_pid: Option<i32>,
     /// Unix seconds when the recording was registered.
     pub started_unix: u64,
+    /// The runtime whose start-up tail the profile gets (absent: every known tail).
+    #[serde(default)]
+    pub runtime: Option<crate::runtime::Runtime>,
+    /// How the runtime was found out.
+    #[serde(default)]
+    pub runtime_signal: Option<String>,
 }
 
 /// Serializable form of [`DefaultErrno`].
@@ -328,6 +337,8 @@ mod tests {
             errno: DefaultErrnoRepr::Enosys,
             owner_pid: None,
             started_unix: 1,
+            runtime: None,
+            runtime_signal: None,
         }
     }
 

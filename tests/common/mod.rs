@@ -218,14 +218,24 @@ pub fn allowed_names(path: &Path) -> Vec<String> {
 }
 
 /// `bpftool -j ARGS` as JSON.
+/// bpftool can fail without a word when an object it lists disappears meanwhile
+/// (a link detached by another test): such a failure is retried a few times.
 pub fn bpftool_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("bpftool")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("bpftool");
-    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("bpftool json")
+    let mut last = None;
+    for attempt in 0..5 {
+        let out = Command::new("bpftool")
+            .arg("-j")
+            .args(args)
+            .output()
+            .expect("bpftool");
+        if out.status.success() {
+            return serde_json::from_slice(&out.stdout).expect("bpftool json");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
+        last = Some(out);
+    }
+    let out = last.expect("at least one attempt");
+    panic!("bpftool {args:?}: {} {}", out.status, stderr(&out));
 }
 
 /// The id of the program pinned at `pin`.
