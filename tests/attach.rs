@@ -53,7 +53,10 @@ impl Attached {
                 Ok(l) => self.seen.push(l),
                 Err(e) => {
                     let _ = self.child.kill();
-                    panic!("record did not attach ({e}); stderr so far: {:?}", self.seen);
+                    panic!(
+                        "record did not attach ({e}); stderr so far: {:?}",
+                        self.seen
+                    );
                 }
             }
         }
@@ -213,7 +216,11 @@ fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("no process left in the cgroup"), "{err}");
     let s = read_stats(&stats);
-    assert_eq!(count_of(&s, "SCMP_ARCH_X86_64", "getppid"), 250_000, "{s:?}");
+    assert_eq!(
+        count_of(&s, "SCMP_ARCH_X86_64", "getppid"),
+        250_000,
+        "{s:?}"
+    );
     assert_eq!(count_of(&s, "SCMP_ARCH_X86_64", "exit"), 1, "{s:?}");
     assert!(count_of(&s, "SCMP_ARCH_X86_64", "access") >= 1, "{s:?}");
     // The exec happened before the attach: not seen, and not added with --runtime none.
@@ -263,7 +270,12 @@ fn sigterm_ends_an_attached_recording_with_a_profile() {
     let mut spinner = cg.spawn(&prog);
     let out = dir.path().join("term.json");
     let mut rec = Attached::start(
-        &["--cgroup", cg.dir.to_str().expect("utf8"), "-o", out.to_str().expect("utf8")],
+        &[
+            "--cgroup",
+            cg.dir.to_str().expect("utf8"),
+            "-o",
+            out.to_str().expect("utf8"),
+        ],
         &[],
     );
     rec.wait_attached();
@@ -375,7 +387,10 @@ fn podman_container_recorded_by_id_runs_under_its_profile() {
         &env_refs,
     );
     let line = rec.wait_attached();
-    assert!(line.contains("container attach-web (podman, runtime crun)"), "{line}");
+    assert!(
+        line.contains("container attach-web (podman, runtime crun)"),
+        "{line}"
+    );
     std::fs::write(sync.join("go"), b"").expect("go");
     let (code, err) = rec.finish(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{err}");
@@ -383,7 +398,10 @@ fn podman_container_recorded_by_id_runs_under_its_profile() {
         serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
     assert_eq!(doc["runtime"], "crun", "{doc}");
     let names = allowed_names(&profile);
-    assert!(names.contains(&"capset".to_owned()), "crun's tail: {names:?}");
+    assert!(
+        names.contains(&"capset".to_owned()),
+        "crun's tail: {names:?}"
+    );
 
     // Enforced, the same workload runs (with podman's defaults and with
     // no-new-privileges), and a denied call fails.
@@ -395,15 +413,26 @@ fn podman_container_recorded_by_id_runs_under_its_profile() {
         let o = env.run(&opts, &["sh", "-c", script]);
         assert!(o.status.success(), "enforced {extra:?}: {}", stderr(&o));
         assert_eq!(
-            std::fs::read_to_string(sync.join("out")).expect("out").trim(),
+            std::fs::read_to_string(sync.join("out"))
+                .expect("out")
+                .trim(),
             "done"
         );
     }
     let o = env.run(
-        &["--security-opt", "seccomp=unconfined", "--cap-add", "SYS_ADMIN"],
+        &[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--cap-add",
+            "SYS_ADMIN",
+        ],
         &["unshare", "-n", "true"],
     );
-    assert!(o.status.success(), "control: unshare -n unconfined: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "control: unshare -n unconfined: {}",
+        stderr(&o)
+    );
     let o = env.run(
         &["--security-opt", &sec, "--cap-add", "SYS_ADMIN"],
         &["unshare", "-n", "true"],

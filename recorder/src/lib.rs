@@ -8,6 +8,7 @@ pub mod btf;
 pub mod cgroup;
 pub mod cmd_check;
 pub mod cmd_diff;
+pub mod cmd_label;
 pub mod cmd_merge;
 pub mod cmd_syscalls;
 pub mod cmd_validate;

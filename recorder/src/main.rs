@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
 use seccomp_recorder::{
-    cmd_check, cmd_diff, cmd_merge, cmd_syscalls, cmd_validate, enforce, hook, install, record,
-    state, tracer,
+    cmd_check, cmd_diff, cmd_label, cmd_merge, cmd_syscalls, cmd_validate, enforce, hook, install,
+    record, state, tracer,
 };
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
@@ -38,6 +38,9 @@ enum Cmd {
     /// Check profiles: schema errors with their JSON path, unknown syscall names per
     /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
     Validate(cmd_validate::ValidateArgs),
+    /// Print the image label that ships a profile with the image
+    /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).
+    Label(cmd_label::LabelArgs),
     /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
     Hook(hook::HookArgs),
     /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
@@ -93,6 +96,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Diff(args) => gate(cmd_diff::run(&args, &mut std::io::stdout().lock())),
         Cmd::Merge(args) => Ok(cmd_merge::run(&args, &mut std::io::stdout().lock())?),
         Cmd::Validate(args) => gate(cmd_validate::run(&args, &mut std::io::stdout().lock())),
+        Cmd::Label(args) => {
+            cmd_label::run(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
         Cmd::Hook(args) => {
             hook::run(&args, &mut std::io::stdin().lock())?;
             Ok(0)
@@ -187,7 +194,9 @@ fn category_of(err: &anyhow::Error) -> Category {
             seccomp_recorder::outdir::OutputPathError,
             seccomp_recorder::annotations::AnnotationError,
             seccomp_recorder::profile_file::ProfileFileError,
-            seccomp_recorder::engine::EngineError
+            seccomp_recorder::engine::EngineError,
+            cmd_label::LabelError,
+            seccomp_recorder::evidence::EvidenceError
         );
     }
     Category::Internal

@@ -111,13 +111,17 @@ fn is_root() -> bool {
     output(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
 }
 
-/// Debian packages the project needs: container runtime for the hook tests and demo,
+/// Debian packages the project needs: container runtimes and engines for the hook,
+/// runtime and consumer tests and the demo (podman + crun, runc, Docker, buildah),
 /// libseccomp for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect
 /// the kernel, binutils for the i386 test programs, strace and hyperfine for benchmarks.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
     "conmon",
+    "runc",
+    "docker.io",
+    "buildah",
     "busybox-static",
     "seccomp",
     "libseccomp-dev",
