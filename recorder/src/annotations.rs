@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use crate::exit::{Categorized, Category};
 use crate::formats::Format;
 use crate::profile::DefaultErrno;
+use crate::runtime::Runtime;
 
 /// oci-seccomp-bpf-hook's annotation.
 pub const TRACE_SYSCALL: &str = "io.containers.trace-syscall";
@@ -27,8 +28,34 @@ pub const REPORT: &str = "seccomp-recorder.io/report";
 /// `oci` (default), `docker` or `spo`: the profile's format.
 pub const FORMAT: &str = "seccomp-recorder.io/format";
 
+/// Which runtimes' start-up calls the profile allows: `any` (default: every known
+/// runtime, so a profile recorded under podman + crun also starts under Docker's
+/// runc), `detected` (only the runtime that ran the recording), `crun` or `runc`.
+pub const RUNTIME: &str = "seccomp-recorder.io/runtime";
+
+/// What the runtime annotation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeChoice {
+    /// Every known runtime's tail (the default).
+    #[default]
+    Any,
+    /// The tail of the runtime the hook sees running the container.
+    Detected,
+    /// This runtime's tail.
+    Only(Runtime),
+}
+
 /// Every annotation we read.
-pub const ALL: [&str; 7] = [TRACE_SYSCALL, OUTPUT, BASE, ERRNO, STATS, REPORT, FORMAT];
+pub const ALL: [&str; 8] = [
+    TRACE_SYSCALL,
+    OUTPUT,
+    BASE,
+    ERRNO,
+    STATS,
+    REPORT,
+    FORMAT,
+    RUNTIME,
+];
 
 const MAX_VALUE: usize = 4096;
 
@@ -47,6 +74,8 @@ pub struct Request {
     pub report: Option<String>,
     /// Profile format.
     pub format: Format,
+    /// Which runtimes' start-up calls to allow.
+    pub runtime: RuntimeChoice,
 }
 
 /// Annotation errors.
@@ -83,6 +112,9 @@ pub enum AnnotationError {
     /// The errno is not one we offer.
     #[error("annotation {ERRNO} is '{0}': expected EPERM or ENOSYS")]
     BadErrno(String),
+    /// The runtime is not one we know.
+    #[error("annotation {RUNTIME} is '{0}': expected any, detected, crun or runc")]
+    BadRuntime(String),
     /// Options were given but no output.
     #[error("annotation {0} is set but no output is: add {OUTPUT} or {TRACE_SYSCALL}")]
     OptionWithoutOutput(&'static str),
@@ -144,6 +176,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let stats = value(annotations, STATS)?;
     let report = value(annotations, REPORT)?;
     let format = value(annotations, FORMAT)?;
+    let runtime = value(annotations, RUNTIME)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -162,6 +195,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
                 (STATS, stats),
                 (REPORT, report),
                 (FORMAT, format),
+                (RUNTIME, runtime),
             ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
@@ -190,7 +224,19 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
             _ => return Err(AnnotationError::BadErrno(e.to_owned())),
         },
     };
+    let runtime = match runtime.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("any") => RuntimeChoice::Any,
+        Some("detected") => RuntimeChoice::Detected,
+        Some("crun") => RuntimeChoice::Only(Runtime::Crun),
+        Some("runc") => RuntimeChoice::Only(Runtime::Runc),
+        Some(_) => {
+            return Err(AnnotationError::BadRuntime(
+                runtime.unwrap_or_default().to_owned(),
+            ))
+        }
+    };
     Ok(Some(Request {
+        runtime,
         output,
         base,
         errno,
@@ -213,6 +259,32 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn runtime_annotation() {
+        let r = parse(&ann(&[(OUTPUT, "o.json"), (RUNTIME, "RUNC")]))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(r.runtime, RuntimeChoice::Only(Runtime::Runc));
+        let r = parse(&ann(&[(OUTPUT, "o.json"), (RUNTIME, "detected")]))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(r.runtime, RuntimeChoice::Detected);
+        let r = parse(&ann(&[(OUTPUT, "o.json")]))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(r.runtime, RuntimeChoice::Any);
+        for bad in ["none", "youki", "runc;crun"] {
+            assert_eq!(
+                parse(&ann(&[(OUTPUT, "o.json"), (RUNTIME, bad)])),
+                Err(AnnotationError::BadRuntime(bad.to_owned()))
+            );
+        }
+        assert_eq!(
+            parse(&ann(&[(RUNTIME, "runc")])),
+            Err(AnnotationError::OptionWithoutOutput(RUNTIME))
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::State;
 
-use crate::annotations::{self, AnnotationError};
+use crate::annotations::{self, AnnotationError, RuntimeChoice};
 use crate::cgroup::{self, Cgroup2, CgroupError, CgroupId};
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, FormatError};
@@ -227,12 +227,32 @@ fn prestart(
         return Err(HookError::RootCgroup(id));
     }
 
+    // The runtime is read from our parent (the runtime executes prestart hooks); by
+    // default the profile gets every known runtime's start-up calls anyway, so that it
+    // also starts where it was not recorded (podman + crun here, Docker's runc there).
     let detected = runtime::detect_at_prestart(pid);
     if detected.runtime == Runtime::Any {
         tracing::warn!(id, "{}", detected.signal);
-    } else {
-        tracing::info!(id, runtime = %detected.runtime, signal = detected.signal, "runtime");
     }
+    let (tail, signal) = match request.runtime {
+        RuntimeChoice::Any => (
+            Runtime::Any,
+            format!(
+                "any (default; detected {}: {})",
+                detected.runtime, detected.signal
+            ),
+        ),
+        RuntimeChoice::Detected => (
+            detected.runtime,
+            format!(
+                "detected: {} (annotation {})",
+                detected.signal,
+                annotations::RUNTIME
+            ),
+        ),
+        RuntimeChoice::Only(rt) => (rt, format!("annotation {}={rt}", annotations::RUNTIME)),
+    };
+    tracing::info!(id, runtime = %tail, detected = %detected.runtime, signal, "runtime tail");
     let mut state = RecordingState {
         id: id.clone(),
         kind: Kind::Container,
@@ -252,8 +272,8 @@ fn prestart(
         errno: DefaultErrnoRepr::from(request.errno),
         owner_pid: None,
         started_unix: state::now_unix(),
-        runtime: Some(detected.runtime),
-        runtime_signal: Some(detected.signal),
+        runtime: Some(tail),
+        runtime_signal: Some(signal),
     };
     store.save(&state)?;
     let mut tracer = match Tracer::open(paths) {

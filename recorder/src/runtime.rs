@@ -5,8 +5,9 @@
 //! through the filter, so a profile must allow them or the container dies before the
 //! workload starts. They differ per runtime: crun (C) makes a short, fixed sequence;
 //! runc (Go) runs Go code after the load, whose scheduler may make any of the Go
-//! runtime's background calls at any moment. docs/runtime-tails.md has the method and
-//! the measurements behind the lists below.
+//! runtime's calls at any moment (on the one thread runc filters). docs/runtime-tails.md
+//! has the method and the measurements behind the lists below; `xtask/drills/
+//! measure-tails.sh N` re-measures them.
 //!
 //! Which runtime started a container is read at prestart from the hook's parent
 //! process: runtime-spec hooks are executed by the runtime itself (crun forks them,
@@ -48,13 +49,15 @@ pub enum Runtime {
     None,
 }
 
-/// What crun 1.8 calls after it loaded the filter (strace, podman 4.3, x86_64).
-/// Defaults (no_new_privs off): close, prctl (bounding set, keepcaps, ambient),
-/// setresgid, setresuid, capset, rt_sigprocmask, rt_sigaction (signal reset), write
-/// (sync pipe), pselect6 + read (exec fifo), close, execve. With no_new_privs the load
-/// is last: close, execve.
+/// What crun 1.8 calls after it loaded the filter (strace, podman 4.3, x86_64, 120
+/// runs; docs/runtime-tails.md). Defaults (no_new_privs off): close, prctl (bounding
+/// set, keepcaps, ambient), setresgid, setresuid, capset, rt_sigprocmask, rt_sigaction
+/// (signal reset), write (sync pipe), pselect6 + read (exec fifo), close, execve. With
+/// no_new_privs the load is last: close, execve. `chdir` from the source: crun retries
+/// the working directory after switching user.
 const CRUN_TAIL: &[&str] = &[
     "capset",
+    "chdir",
     "close",
     "execve",
     "prctl",
@@ -67,33 +70,46 @@ const CRUN_TAIL: &[&str] = &[
     "write",
 ];
 
-/// What runc 1.1 calls after it loaded the filter, in every thread of `runc init`.
-/// Sequential runc code (standard_init_linux.go, finalizeNamespace): closing inherited
-/// fds (openat /proc/self/fd, fstatfs, getdents64, fcntl, close), capabilities (prctl,
-/// capget, capset), user (setgroups, setresgid, setresuid), chdir, the exec fifo
-/// (openat, write), path lookup (newfstatat), parent check (getppid), execve. The Go
-/// runtime around it: futex, nanosleep, sched_yield, tgkill, getpid, gettid,
-/// rt_sigreturn, rt_sigprocmask, rt_sigaction, sigaltstack, mmap, munmap, madvise,
-/// clone (a new scheduler thread), epoll_pwait, epoll_ctl (the netpoller of os.File),
-/// exit (a thread ending), read, write.
+/// What runc 1.1 (Debian 1.1.5, Go 1.19) calls after it loaded the filter. runc loads
+/// it with prctl(PR_SET_SECCOMP) without TSYNC: only the init's main (locked) thread
+/// is filtered, so only its calls matter (2 x 30 runs per case, idle and loaded, runc
+/// bundles, podman --runtime runc and Docker: the same names everywhere).
+/// Observed, runc's own code: capget capset chdir close epoll_ctl execve faccessat2
+/// fcntl fstat fstatfs getcwd getdents64 getpid getppid newfstatat openat prctl read
+/// setgid setgroups setuid write. Observed, Go runtime, timing-dependent: futex (31-60
+/// of 60 runs; without it runc dies with "futexwakeup ... returned -38") and
+/// rt_sigreturn (1-26 of 60; without it SIGSEGV). From runc's and Go's source, calls
+/// the main thread can make on other paths: fchown (stdio of a non-root user),
+/// access/faccessat/get[e]uid/get[e]gid (the faccessat2 fallback), exit_group (init
+/// failure), nanosleep, sched_yield, tgkill, gettid, epoll_pwait, mmap, munmap,
+/// madvise, rt_sigprocmask, sigaltstack, clock_gettime (Go's scheduler and allocator).
 const RUNC_TAIL: &[&str] = &[
+    "access",
     "capget",
     "capset",
     "chdir",
-    "clone",
+    "clock_gettime",
     "close",
     "epoll_ctl",
     "epoll_pwait",
     "execve",
-    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fchown",
     "fcntl",
     "fstat",
     "fstatfs",
     "futex",
+    "getcwd",
     "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
     "getpid",
     "getppid",
     "gettid",
+    "getuid",
     "madvise",
     "mmap",
     "munmap",
@@ -102,13 +118,12 @@ const RUNC_TAIL: &[&str] = &[
     "openat",
     "prctl",
     "read",
-    "rt_sigaction",
     "rt_sigprocmask",
     "rt_sigreturn",
     "sched_yield",
+    "setgid",
     "setgroups",
-    "setresgid",
-    "setresuid",
+    "setuid",
     "sigaltstack",
     "tgkill",
     "write",
@@ -126,6 +141,16 @@ impl Runtime {
         };
         let set: BTreeSet<&'static str> = parts.iter().flat_map(|p| p.iter().copied()).collect();
         set.into_iter().collect()
+    }
+
+    /// The runtime whose tail covers both `self`'s and `other`'s.
+    pub fn union(self, other: Runtime) -> Runtime {
+        match (self, other) {
+            (a, Runtime::None) => a,
+            (Runtime::None, b) => b,
+            (a, b) if a == b => a,
+            _ => Runtime::Any,
+        }
     }
 
     /// The lowercase name, as on the command line and in reports.

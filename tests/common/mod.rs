@@ -1,8 +1,10 @@
 //! Shared helpers of the end-to-end tests: prerequisites, the binary, tiny programs.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod installed;
 pub mod podman;
+pub mod runc;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
