@@ -443,3 +443,115 @@ fn which_tool(tool: &str) -> String {
     assert!(o.status.success(), "{tool} not found");
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
+
+/// A static glibc program that starts a thread (glibc 2.34+: clone3, falling back to
+/// clone only on ENOSYS) and prints "ok" when it ran.
+fn threads_program(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("threads.c");
+    fs::write(
+        &src,
+        r#"#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+static void *run(void *p) { return p; }
+int main(void) {
+    pthread_t t;
+    int e = pthread_create(&t, NULL, run, NULL);
+    if (e) { fprintf(stderr, "pthread_create: %s\n", strerror(e)); return 1; }
+    pthread_join(t, NULL);
+    puts("ok");
+    return 0;
+}
+"#,
+    )
+    .expect("write threads.c");
+    let exe = dir.join("threads");
+    let o = std::process::Command::new("gcc")
+        .args(["-static", "-pthread", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .ok()?;
+    o.status.success().then_some(exe)
+}
+
+#[test]
+fn docker_gets_enosys_for_clone3_although_it_ignores_default_errno_ret() {
+    if !can_record() || !prerequisite(have("gcc"), "gcc with static glibc (libc6-dev)") {
+        return;
+    }
+    let Some(docker) = DockerEnv::get() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(exe) = threads_program(dir.path()) else {
+        prerequisite(false, "gcc -static -pthread (static glibc)");
+        return;
+    };
+    // Recorded on the host, clone3 is allowed; as recorded under a filter that denied
+    // clone3 (podman's default profile does, with ENOSYS), it is not: glibc fell back
+    // to clone, which the recording saw.
+    let recorded = dir.path().join("threads.json");
+    let o = run(&[
+        "record",
+        "--runtime",
+        "none",
+        "-o",
+        recorded.to_str().expect("utf8"),
+        "--",
+        exe.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "record: {}", stderr(&o));
+    let mut doc = profile_json(&recorded);
+    let names = doc["syscalls"][0]["names"].as_array_mut().expect("names");
+    assert!(names.iter().any(|n| n == "clone3"), "{names:?}");
+    names.retain(|n| n != "clone3" && n != "clone");
+    names.push("clone".into());
+    doc["syscalls"] = serde_json::json!([doc["syscalls"][0].clone()]);
+    let without = dir.path().join("no-clone3.json");
+    fs::write(&without, doc.to_string()).expect("write");
+    // What we write for it: runc's tail, and ENOSYS for clone3 by an explicit rule.
+    let ours = dir.path().join("ours.json");
+    let o = run(&[
+        "merge",
+        "--runtime",
+        "runc",
+        "-o",
+        ours.to_str().expect("utf8"),
+        without.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "merge: {}", stderr(&o));
+    let ours_doc = profile_json(&ours);
+    let rules = ours_doc["syscalls"].as_array().expect("rules");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["names"] == serde_json::json!(["clone3"])
+                && r["action"] == "SCMP_ACT_ERRNO"
+                && r["errnoRet"] == 38),
+        "{ours_doc}"
+    );
+    // The same without that rule (what a profile with only defaultErrnoRet is).
+    let mut bare = ours_doc.clone();
+    bare["syscalls"] = serde_json::json!([rules[0].clone()]);
+    let bare_path = dir.path().join("bare.json");
+    fs::write(&bare_path, bare.to_string()).expect("write");
+
+    let mount = format!("{}:/threads:ro", exe.display());
+    let sec = format!("seccomp={}", ours.display());
+    let o = docker.run(&["-v", &mount, "--security-opt", &sec], &["/threads"]);
+    assert!(
+        o.status.success() && stdout(&o).trim() == "ok",
+        "with the rule: {}",
+        stderr(&o)
+    );
+    // Control: Docker denies clone3 with EPERM then, and glibc does not fall back.
+    let sec = format!("seccomp={}", bare_path.display());
+    let o = docker.run(&["-v", &mount, "--security-opt", &sec], &["/threads"]);
+    assert!(!o.status.success(), "bare profile: {}", stdout(&o));
+    assert!(
+        stderr(&o).contains("pthread_create: Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -17,7 +17,9 @@
 //!   is refused unless `--default-from N` or `--default-action`/`--default-errno` says
 //!   what wins. Recordings have none: with only recordings the default is
 //!   `SCMP_ACT_ERRNO` with ENOSYS, as `record` writes;
-//! - `flags`, `listenerPath`, `listenerMetadata`: must agree.
+//! - `flags`, `listenerPath`, `listenerMetadata`: must agree;
+//! - the explicit ENOSYS rule for clone3 (see [`profile::ENOSYS_FALLBACKS`]) is not
+//!   taken from the inputs but made for the result when it does not allow clone3.
 //!
 //! The output is deterministic: rules, names and architectures are sorted, so the same
 //! inputs in any order give byte-identical output. It is written atomically.
@@ -466,6 +468,9 @@ pub fn merge(
                             }
                         } else if is_allow {
                             conditional.push(rule.clone());
+                        } else if profile::is_fallback_rule(rule) {
+                            // Ours (ENOSYS for clone3 when not allowed): made anew for
+                            // the result below, from what the result allows.
                         } else {
                             mine.entry(canonical_rule(rule))
                                 .or_insert_with(|| OtherRule {

@@ -392,9 +392,7 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             "syscall number {nr} on {arch} has no name; it cannot be allowed by name"
         );
     }
-    // What the runtime calls through the filter before the workload's execve; not
-    // seen when the recording ran without a filter (or under no_new_privs).
-    let mut prof = profile::add_runtime_tail(&built.profile, state.runtime.unwrap_or_default());
+    let mut prof = built.profile;
     if let Some(base) = &state.base {
         let base = load_base(base)?;
         let (merged, skipped) = profile::merge_base(&prof, &base);
@@ -403,6 +401,10 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
         }
         prof = merged;
     }
+    // What the runtime calls through the filter before the workload's execve (not seen
+    // when the recording ran without a filter, under no_new_privs, or under another
+    // runtime), and ENOSYS for clone3 if the result does not allow it.
+    let prof = profile::add_runtime_tail(&prof, state.runtime.unwrap_or_default());
     let format = state
         .format
         .as_deref()

@@ -165,14 +165,68 @@ pub fn add_allowed<'a>(
     out
 }
 
-/// Adds what `runtime` calls through the container's filter before the workload's
-/// execve (pure). A profile whose default action lets calls through needs nothing
-/// (and runtimes skip allow rules that repeat the default), so it is left alone.
+/// Syscalls whose callers take their fallback only on ENOSYS: glibc 2.34+ creates
+/// threads and processes with clone3 and retries with clone only when clone3 fails
+/// with ENOSYS. A default-deny profile that does not allow clone3 denies it with
+/// ENOSYS by an explicit rule, because a consumer may ignore `defaultErrnoRet`
+/// (Docker 20.10 does: its denials are EPERM, and glibc then gives up) and because a
+/// profile with `--default-errno EPERM` would break the same way.
+pub const ENOSYS_FALLBACKS: &[&str] = &["clone3"];
+
+/// Whether `rule` is one of the explicit ENOSYS rules of [`add_fallback_rules`].
+pub fn is_fallback_rule(rule: &LinuxSyscall) -> bool {
+    rule.action() == LinuxSeccompAction::ScmpActErrno
+        && rule.errno_ret() == Some(libc::ENOSYS as u32)
+        && rule.args().as_ref().is_none_or(|a| a.is_empty())
+        && !rule.names().is_empty()
+        && rule
+            .names()
+            .iter()
+            .all(|n| ENOSYS_FALLBACKS.contains(&n.as_str()))
+}
+
+/// Adds an explicit ENOSYS rule for the [`ENOSYS_FALLBACKS`] a default-deny profile
+/// does not allow (pure; nothing for a default that lets calls through, nothing for a
+/// name some rule already covers).
+pub fn add_fallback_rules(profile: &LinuxSeccomp) -> LinuxSeccomp {
+    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
+        return profile.clone();
+    }
+    let mentioned: BTreeSet<&str> = profile
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|r| r.names().iter().map(String::as_str))
+        .collect();
+    let missing: Vec<String> = ENOSYS_FALLBACKS
+        .iter()
+        .filter(|n| !mentioned.contains(*n))
+        .map(|n| (*n).to_owned())
+        .collect();
+    if missing.is_empty() {
+        return profile.clone();
+    }
+    let mut rule = LinuxSyscall::default();
+    rule.set_names(missing);
+    rule.set_action(LinuxSeccompAction::ScmpActErrno);
+    rule.set_errno_ret(Some(libc::ENOSYS as u32));
+    let mut rules = profile.syscalls().clone().unwrap_or_default();
+    rules.push(rule);
+    let mut out = profile.clone();
+    out.set_syscalls(Some(rules));
+    out
+}
+
+/// Makes a recorded profile start wherever it is enforced (pure): adds what `runtime`
+/// calls through the container's filter before the workload's execve, and the
+/// explicit ENOSYS rules of [`add_fallback_rules`]. A profile whose default action
+/// lets calls through needs neither (and runtimes skip allow rules that repeat the
+/// default), so it is left alone.
 pub fn add_runtime_tail(profile: &LinuxSeccomp, runtime: crate::runtime::Runtime) -> LinuxSeccomp {
     if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
         return profile.clone();
     }
-    add_allowed(profile, runtime.tail())
+    add_fallback_rules(&add_allowed(profile, runtime.tail()))
 }
 
 /// Merges a base profile into a recorded one (pure): unconditional allow rules add
@@ -378,6 +432,26 @@ mod tests {
         );
         assert_eq!(skipped.len(), 1);
         assert!(skipped[0].contains("ptrace"));
+    }
+
+    #[test]
+    fn clone3_gets_an_explicit_enosys_rule_unless_allowed() {
+        let recorded = build(&[rec(Arch::X86_64, 56, 1)], &opts()).profile; // clone
+        let p = add_runtime_tail(&recorded, crate::runtime::Runtime::None);
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&p).expect("json")).expect("json");
+        assert_eq!(json["syscalls"][1]["names"], serde_json::json!(["clone3"]));
+        assert_eq!(json["syscalls"][1]["action"], "SCMP_ACT_ERRNO");
+        assert_eq!(json["syscalls"][1]["errnoRet"], 38);
+        assert!(is_fallback_rule(&p.syscalls().as_ref().expect("rules")[1]));
+        // Idempotent, and nothing when clone3 is allowed.
+        assert_eq!(add_fallback_rules(&p), p);
+        let with3 = build(&[rec(Arch::X86_64, 435, 1)], &opts()).profile;
+        assert_eq!(add_fallback_rules(&with3), with3);
+        let mut allow_all = p.clone();
+        allow_all.set_default_action(LinuxSeccompAction::ScmpActAllow);
+        allow_all.set_syscalls(None);
+        assert_eq!(add_fallback_rules(&allow_all), allow_all);
     }
 
     #[test]

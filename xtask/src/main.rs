@@ -122,6 +122,7 @@ const APT_PACKAGES: &[&str] = &[
     "runc",
     "docker.io",
     "buildah",
+    "libc6-dev",
     "busybox-static",
     "seccomp",
     "libseccomp-dev",
