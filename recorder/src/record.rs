@@ -65,7 +65,7 @@ pub struct RecordArgs {
     /// The OCI runtime the profile is for: its start-up calls (made through the
     /// container's filter before the workload's execve) are added to the profile.
     /// `any` adds every known runtime's, `none` nothing (for `enforce` only).
-    /// [default: the runtime `--container`'s engine reports, else any]
+    /// [default: any]
     #[arg(long, value_enum, value_name = "RUNTIME")]
     pub runtime: Option<Runtime>,
     /// Record an existing cgroup v2 (and its descendants) instead of running CMD: a
@@ -644,14 +644,13 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     let (recorded, runtime, signal) = match &target {
         Some(t) => {
             let recorded = record_attached(&paths, t, split.clone(), args.duration)?;
+            // Like the hook: every known runtime's tail unless told, so that a profile
+            // recorded from a Docker (runc) container also starts under crun; what the
+            // engine reported goes into the report.
+            let seen = t.signal.as_deref().unwrap_or("no engine asked");
             let (runtime, signal) = match args.runtime {
-                Some(r) => (r, "--runtime".to_owned()),
-                None => (
-                    t.runtime.unwrap_or_default(),
-                    t.signal
-                        .clone()
-                        .unwrap_or_else(|| "default (no --runtime)".to_owned()),
-                ),
+                Some(r) => (r, format!("--runtime {r} ({seen})")),
+                None => (Runtime::Any, format!("any (default; {seen})")),
             };
             (recorded, runtime, signal)
         }
