@@ -90,6 +90,70 @@ pub struct SlotState {
     /// on only tasks that run under a seccomp filter count (a runtime's `exec` helpers
     /// join the cgroup before they load the container's filter).
     pub filtered_only: u32,
+    /// Non-zero: also record the distinct argument values of the [`ArgSpec`] syscalls.
+    pub record_args: u32,
+    /// Set by the program when an argument value could not be stored (the `ARGS` map
+    /// was full): the recording's argument values are incomplete.
+    pub args_lost: u32,
+}
+
+/// Syscalls per ABI whose arguments can be recorded.
+pub const MAX_ARG_SPECS: usize = 10;
+/// Entries of the `ARGS` map (distinct values over all recordings).
+pub const MAX_ARG_VALUES: u32 = 16384;
+/// `ArgSpec::nr` of an unused entry.
+pub const ARG_SPEC_UNUSED: u32 = u32::MAX;
+/// `ArgSpec::arg_b` when only one argument is recorded.
+pub const ARG_NONE: u32 = u32::MAX;
+
+/// Which arguments of one syscall are recorded: `(arg[arg_a] & mask_a)`, and, when
+/// `arg_b` is not [`ARG_NONE`], `(arg[arg_b] & mask_b)` as the second value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgSpec {
+    /// Syscall number within the ABI ([`ARG_SPEC_UNUSED`]: none).
+    pub nr: u32,
+    /// Index of the first argument (0-2).
+    pub arg_a: u32,
+    /// Index of the second argument, or [`ARG_NONE`].
+    pub arg_b: u32,
+    /// Non-zero: the first argument is a user pointer; the value is the u64 it points
+    /// to (clone3's `struct clone_args.flags`).
+    pub deref_a: u32,
+    /// Mask applied to the first argument.
+    pub mask_a: u64,
+    /// Mask applied to the second argument.
+    pub mask_b: u64,
+}
+
+impl ArgSpec {
+    /// An unused entry.
+    pub const UNUSED: ArgSpec = ArgSpec {
+        nr: ARG_SPEC_UNUSED,
+        arg_a: 0,
+        arg_b: ARG_NONE,
+        deref_a: 0,
+        mask_a: 0,
+        mask_b: 0,
+    };
+}
+
+/// Key of the `ARGS` map: one distinct argument value of one syscall in one recording.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ArgKey {
+    /// Recording slot.
+    pub slot: u32,
+    /// ABI index (`ABI_*`).
+    pub abi: u32,
+    /// Syscall number within the ABI.
+    pub nr: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
+    /// The first argument, masked.
+    pub a: u64,
+    /// The second argument, masked (0 when only one is recorded).
+    pub b: u64,
 }
 
 /// Key of the first-use map: which counter went from zero to one.
@@ -144,8 +208,10 @@ pub mod pins {
     pub const FIRST_USE: &str = "FIRST_USE";
     /// Counts of syscall ids that do not fit a counter row.
     pub const OVERFLOW: &str = "OVERFLOW";
+    /// Distinct argument values (`ArgKey` → calls).
+    pub const ARGS: &str = "ARGS";
     /// Every map, in pinning order.
-    pub const MAPS: [&str; 6] = [CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW];
+    pub const MAPS: [&str; 7] = [CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW, ARGS];
 }
 
 #[cfg(feature = "user")]
@@ -156,4 +222,6 @@ mod user {
     unsafe impl aya::Pod for super::SlotState {}
     unsafe impl aya::Pod for super::FirstUseKey {}
     unsafe impl aya::Pod for super::FirstUse {}
+    unsafe impl aya::Pod for super::ArgSpec {}
+    unsafe impl aya::Pod for super::ArgKey {}
 }

@@ -15,7 +15,7 @@ mod program {
         bindings::BPF_NOEXIST,
         helpers::{
             bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
-            bpf_probe_read_kernel,
+            bpf_probe_read_kernel, bpf_probe_read_user,
             generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task_btf},
         },
         macros::{map, raw_tracepoint},
@@ -23,9 +23,10 @@ mod program {
         programs::RawTracePointContext,
     };
     use recorder_ebpf::{
-        counter_row, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT, ABI_COUNT,
-        ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW,
-        SLOT_ARMED, SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        counter_row, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
+        ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS, CGROUP_PROBES,
+        MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED,
+        SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -51,6 +52,10 @@ mod program {
     /// Per ABI: byte offsets in `pt_regs` of syscall arguments 0, 1 and 2.
     #[unsafe(no_mangle)]
     static ARG_OFFSETS: [[u32; 3]; 3] = [[0; 3]; 3];
+
+    /// Per ABI: the syscalls whose arguments are recorded (for recordings that ask).
+    #[unsafe(no_mangle)]
+    static ARG_SPECS: [[ArgSpec; MAX_ARG_SPECS]; 3] = [[ArgSpec::UNUSED; MAX_ARG_SPECS]; 3];
 
     const NR_ROW: usize = NR_PER_ROW;
     const SECCOMP_SET_MODE_FILTER: u64 = 1;
@@ -86,6 +91,9 @@ mod program {
     /// Counts of ids that do not fit a row (negative ids, ARM private calls, ...).
     #[map(name = "OVERFLOW")]
     static OVERFLOW: HashMap<FirstUseKey, u64> = HashMap::with_max_entries(4096, 0);
+    /// Distinct argument values per recording and syscall, with their counts.
+    #[map(name = "ARGS")]
+    static ARGS: HashMap<ArgKey, u64> = HashMap::with_max_entries(MAX_ARG_VALUES, 0);
     #[map(name = "FIRST_USE")]
     static FIRST_USE: HashMap<FirstUseKey, FirstUse> =
         HashMap::with_max_entries(MAX_RECORDINGS * 512, 0);
@@ -242,7 +250,72 @@ mod program {
             return Ok(());
         }
         count(slot, abi, nr);
+        if st.record_args != 0 && !record_args(ctx, slot, abi, nr as u32) {
+            st.args_lost = 1;
+        }
         Ok(())
+    }
+
+    /// Records the argument values of an [`ArgSpec`] syscall; false when a new value
+    /// could not be stored.
+    #[inline(never)]
+    fn record_args(ctx: &RawTracePointContext, slot: u32, abi: u32, nr: u32) -> bool {
+        let table = match ARG_SPECS.get(abi as usize) {
+            Some(t) => t,
+            None => return true,
+        };
+        let mut i = 0usize;
+        while i < MAX_ARG_SPECS {
+            let spec = match table.get(i) {
+                // One 32-byte entry at a time (the whole table would not fit the
+                // stack); volatile keeps the load-time values from being folded.
+                // SAFETY: a reference into a .rodata global.
+                Some(e) => unsafe { core::ptr::read_volatile(e) },
+                None => return true,
+            };
+            if spec.nr == nr {
+                let raw = read_arg(ctx, abi, spec.arg_a as usize);
+                let raw = if spec.deref_a != 0 {
+                    // SAFETY: the helper tolerates bad user addresses (it returns Err).
+                    match unsafe { bpf_probe_read_user(raw as *const u64) } {
+                        Ok(v) => v,
+                        // Unknown flags: the recording's values are incomplete.
+                        Err(_) => return false,
+                    }
+                } else {
+                    raw
+                };
+                let a = raw & spec.mask_a;
+                let b = if spec.arg_b == ARG_NONE {
+                    0
+                } else {
+                    read_arg(ctx, abi, spec.arg_b as usize) & spec.mask_b
+                };
+                let key = ArgKey {
+                    slot,
+                    abi,
+                    nr,
+                    _pad: 0,
+                    a,
+                    b,
+                };
+                if ARGS.get_ptr_mut(&key).is_none() {
+                    // NOEXIST: a racing insert of the same key on another CPU wins,
+                    // and both then add to the one value.
+                    let _ = ARGS.insert(&key, &0, BPF_NOEXIST as u64);
+                }
+                return match ARGS.get_ptr_mut(&key) {
+                    // SAFETY: pointer into a map value.
+                    Some(p) => {
+                        unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1) };
+                        true
+                    }
+                    None => false,
+                };
+            }
+            i += 1;
+        }
+        true
     }
 
     #[inline(always)]

@@ -45,8 +45,14 @@ pub enum RuntimeChoice {
     Only(Runtime),
 }
 
+/// `true` or `false` (default): also record the deciding argument values of socket,
+/// clone, unshare, setns, personality, prctl, ioctl, socketpair and write argument
+/// rules for them.
+pub const ARGS: &str = "seccomp-recorder.io/args";
+
 /// Every annotation we read.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
+    ARGS,
     TRACE_SYSCALL,
     OUTPUT,
     BASE,
@@ -76,6 +82,8 @@ pub struct Request {
     pub format: Format,
     /// Which runtimes' start-up calls to allow.
     pub runtime: RuntimeChoice,
+    /// Record argument values and write argument rules.
+    pub record_args: bool,
 }
 
 /// Annotation errors.
@@ -112,6 +120,9 @@ pub enum AnnotationError {
     /// The errno is not one we offer.
     #[error("annotation {ERRNO} is '{0}': expected EPERM or ENOSYS")]
     BadErrno(String),
+    /// The args switch is not a boolean.
+    #[error("annotation {ARGS} is '{0}': expected true or false")]
+    BadArgs(String),
     /// The runtime is not one we know.
     #[error("annotation {RUNTIME} is '{0}': expected any, detected, crun or runc")]
     BadRuntime(String),
@@ -177,6 +188,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let report = value(annotations, REPORT)?;
     let format = value(annotations, FORMAT)?;
     let runtime = value(annotations, RUNTIME)?;
+    let record_args = value(annotations, ARGS)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -196,6 +208,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
                 (REPORT, report),
                 (FORMAT, format),
                 (RUNTIME, runtime),
+                (ARGS, record_args),
             ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
@@ -235,7 +248,17 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
             ))
         }
     };
+    let record_args = match record_args.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") | Some("no") => false,
+        Some("true") | Some("1") | Some("yes") => true,
+        Some(_) => {
+            return Err(AnnotationError::BadArgs(
+                record_args.unwrap_or_default().to_owned(),
+            ))
+        }
+    };
     Ok(Some(Request {
+        record_args,
         runtime,
         output,
         base,

@@ -274,6 +274,7 @@ fn prestart(
         started_unix: state::now_unix(),
         runtime: Some(tail),
         runtime_signal: Some(signal),
+        record_args: request.record_args,
     };
     store.save(&state)?;
     let mut tracer = match Tracer::open(paths) {
@@ -283,7 +284,12 @@ fn prestart(
             return Err(e.into());
         }
     };
-    let slot = match tracer.register(cgroup_id, level, StartMode::AtFilterOrExec) {
+    let slot = match tracer.register_with(
+        cgroup_id,
+        level,
+        StartMode::AtFilterOrExec,
+        request.record_args,
+    ) {
         Ok(s) => s,
         Err(e) => {
             store.remove(&id);
@@ -358,6 +364,8 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             let mut saved = report::report(&crate::record::to_evidence(&snapshot));
             saved.runtime = Some(state.runtime.unwrap_or_default());
             saved.runtime_signal = state.runtime_signal.clone();
+            saved.args = snapshot.args.clone();
+            saved.args_lost = snapshot.args_lost;
             let mut next = state.clone();
             next.slot = None;
             next.recorded = Some(saved.clone());
@@ -372,6 +380,8 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             runtime: Some(state.runtime.unwrap_or_default()),
             runtime_signal: state.runtime_signal.clone(),
             syscalls: Vec::new(),
+            args: Vec::new(),
+            args_lost: false,
         },
     };
     let Some(output) = &state.output else {
@@ -393,6 +403,14 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
         );
     }
     let mut prof = built.profile;
+    if state.record_args {
+        let (with_args, warnings) =
+            profile::apply_arg_rules(&prof, &recorded.args, recorded.args_lost);
+        for w in warnings {
+            tracing::warn!(id = state.id, "{w}");
+        }
+        prof = with_args;
+    }
     if let Some(base) = &state.base {
         let base = load_base(base)?;
         let (merged, skipped) = profile::merge_base(&prof, &base);

@@ -165,6 +165,78 @@ pub fn add_allowed<'a>(
     out
 }
 
+/// Replaces the unconditional allow of the tracked syscalls with one allow rule per
+/// recorded argument value (pure; see [`crate::args`]). `values` and `lost` come from
+/// a recording made with arguments. With an argument rule on `clone`, `clone3` is not
+/// allowed (its flags are in memory, out of seccomp's sight): it gets ENOSYS from
+/// [`add_fallback_rules`] and glibc falls back to `clone`. Returns the warnings.
+pub fn apply_arg_rules(
+    profile: &LinuxSeccomp,
+    values: &[crate::args::ArgValue],
+    lost: bool,
+) -> (LinuxSeccomp, Vec<String>) {
+    let unconditional = allow_names(profile);
+    let called: BTreeSet<String> = unconditional
+        .iter()
+        .filter(|n| crate::args::tracked(n).is_some())
+        .cloned()
+        .collect();
+    let arg_rules = crate::args::rules(values, &called, lost);
+    let mut warnings = arg_rules.warnings;
+    let mut keep: BTreeSet<String> = unconditional
+        .difference(&arg_rules.conditioned)
+        .cloned()
+        .collect();
+    if arg_rules.conditioned.contains("clone") && keep.remove("clone3") {
+        warnings.push(
+            "clone3 was called but is not allowed: seccomp cannot see its flags, so it gets ENOSYS and glibc falls back to clone, which the argument rule checks".to_owned(),
+        );
+    }
+    let mut rules: Vec<LinuxSyscall> = Vec::new();
+    if !keep.is_empty() {
+        rules.push(allow_rule(keep.into_iter().collect()));
+    }
+    rules.extend(arg_rules.rules);
+    for r in profile.syscalls().iter().flatten() {
+        if r.action() == LinuxSeccompAction::ScmpActAllow && r.args().is_none() {
+            continue;
+        }
+        rules.push(r.clone());
+    }
+    let mut out = profile.clone();
+    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
+    (out, warnings)
+}
+
+/// Drops conditional allow rules (and names in them) that an unconditional allow
+/// rule makes moot (pure).
+fn drop_moot_conditions(profile: &LinuxSeccomp) -> LinuxSeccomp {
+    let unconditional = allow_names(profile);
+    let mut rules = Vec::new();
+    for r in profile.syscalls().iter().flatten() {
+        let conditional_allow = r.action() == LinuxSeccompAction::ScmpActAllow
+            && r.args().as_ref().is_some_and(|a| !a.is_empty());
+        if !conditional_allow {
+            rules.push(r.clone());
+            continue;
+        }
+        let names: Vec<String> = r
+            .names()
+            .iter()
+            .filter(|n| !unconditional.contains(*n))
+            .cloned()
+            .collect();
+        if !names.is_empty() {
+            let mut kept = r.clone();
+            kept.set_names(names);
+            rules.push(kept);
+        }
+    }
+    let mut out = profile.clone();
+    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
+    out
+}
+
 /// Syscalls whose callers take their fallback only on ENOSYS: glibc 2.34+ creates
 /// threads and processes with clone3 and retries with clone only when clone3 fails
 /// with ENOSYS. A default-deny profile that does not allow clone3 denies it with
@@ -226,7 +298,9 @@ pub fn add_runtime_tail(profile: &LinuxSeccomp, runtime: crate::runtime::Runtime
     if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
         return profile.clone();
     }
-    add_fallback_rules(&add_allowed(profile, runtime.tail()))
+    // A tail name with argument rules (prctl: the runtimes call it with several
+    // options) ends up allowed outright.
+    add_fallback_rules(&drop_moot_conditions(&add_allowed(profile, runtime.tail())))
 }
 
 /// Merges a base profile into a recorded one (pure): unconditional allow rules add

@@ -80,6 +80,11 @@ pub struct RecordArgs {
     /// Ask only this engine about --container.
     #[arg(long, value_enum, requires = "container")]
     pub engine: Option<Engine>,
+    /// Also record the deciding argument values of socket (family, type), clone
+    /// (namespace flags), unshare, setns, personality, prctl, ioctl and socketpair, and
+    /// allow those syscalls only with the values seen (SCMP_CMP_EQ / MASKED_EQ rules).
+    #[arg(long)]
+    pub args: bool,
     /// Stop recording a cgroup or container after this long (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = report::parse_duration)]
     pub duration: Option<Duration>,
@@ -297,6 +302,7 @@ pub fn record_command(
     paths: &TracerPaths,
     command: &[OsString],
     split: Option<Split>,
+    record_args: bool,
 ) -> Result<Recorded, RecordError> {
     tracer::require_root()?;
     let cg = Cgroup2::discover()?;
@@ -321,13 +327,14 @@ pub fn record_command(
         started_unix: state::now_unix(),
         runtime: None,
         runtime_signal: None,
+        record_args,
     };
     store.save(&state)?;
     let _forget = StateFileGuard {
         store: &store,
         id: state.id.clone(),
     };
-    let slot = tracer.register(scratch.id, scratch.level, StartMode::AtExec)?;
+    let slot = tracer.register_with(scratch.id, scratch.level, StartMode::AtExec, record_args)?;
     state.slot = Some(slot);
     store.save(&state)?;
     let mut guard = SlotGuard {
@@ -530,6 +537,7 @@ pub fn record_attached(
     target: &AttachTarget,
     split: Option<Split>,
     duration: Option<Duration>,
+    record_args: bool,
 ) -> Result<Recorded, RecordError> {
     tracer::require_root()?;
     let id = Cgroup2::id_of(&target.dir)?;
@@ -556,6 +564,7 @@ pub fn record_attached(
         started_unix: state::now_unix(),
         runtime: target.runtime,
         runtime_signal: target.signal.clone(),
+        record_args,
     };
     store.save(&state)?;
     let _forget = StateFileGuard {
@@ -574,7 +583,7 @@ pub fn record_attached(
             let _ = sig_tx.send(sig);
         }
     });
-    let slot = tracer.register(id, level, StartMode::Now)?;
+    let slot = tracer.register_with(id, level, StartMode::Now, record_args)?;
     state.slot = Some(slot);
     store.save(&state)?;
     let mut guard = SlotGuard {
@@ -643,7 +652,7 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     let target = resolve_target(args)?;
     let (recorded, runtime, signal) = match &target {
         Some(t) => {
-            let recorded = record_attached(&paths, t, split.clone(), args.duration)?;
+            let recorded = record_attached(&paths, t, split.clone(), args.duration, args.args)?;
             // Like the hook: every known runtime's tail unless told, so that a profile
             // recorded from a Docker (runc) container also starts under crun; what the
             // engine reported goes into the report.
@@ -658,7 +667,7 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             if args.duration.is_some() {
                 return Err(RecordError::DurationWithCommand);
             }
-            let recorded = record_command(&paths, &args.command, split.clone())?;
+            let recorded = record_command(&paths, &args.command, split.clone(), args.args)?;
             let signal = if args.runtime.is_some() {
                 "--runtime"
             } else {
@@ -683,9 +692,18 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
         );
     }
+    let mut prof = built.profile;
+    if args.args {
+        let (with_args, warnings) =
+            profile::apply_arg_rules(&prof, &recorded.snapshot.args, recorded.snapshot.args_lost);
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        prof = with_args;
+    }
     // What the runtime calls through the container's filter before the workload's
     // execve: never seen by a recording of a command or of a running cgroup.
-    let with_tail = profile::add_runtime_tail(&built.profile, runtime);
+    let with_tail = profile::add_runtime_tail(&prof, runtime);
     let name = profile_name(args);
     let json = formats::render(&with_tail, args.format, &name)?;
     if let Some(stats_path) = &args.stats {
@@ -698,6 +716,8 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
         let mut doc = report::report(&to_evidence(&recorded.snapshot));
         doc.runtime = Some(runtime);
         doc.runtime_signal = Some(signal.clone());
+        doc.args = recorded.snapshot.args.clone();
+        doc.args_lost = recorded.snapshot.args_lost;
         let mut text = serde_json::to_string_pretty(&doc)?;
         text.push('\n');
         write_atomic(report_path, text.as_bytes())?;

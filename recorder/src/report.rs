@@ -52,6 +52,12 @@ pub struct Report {
     pub runtime_signal: Option<String>,
     /// Every counted syscall, sorted by architecture then number.
     pub syscalls: Vec<ReportLine>,
+    /// Distinct argument values of the tracked syscalls (recordings with `--args`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub args: Vec<crate::args::ArgValue>,
+    /// Some argument value could not be stored: the argument values are incomplete.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub args_lost: bool,
 }
 
 /// A recorded syscall with its first use.
@@ -89,6 +95,8 @@ pub fn report(evidence: &[Evidence]) -> Report {
         runtime: None,
         runtime_signal: None,
         syscalls: lines.into_values().collect(),
+        args: Vec::new(),
+        args_lost: false,
     }
 }
 

@@ -98,6 +98,9 @@ pub struct RecordingState {
     /// How the runtime was found out.
     #[serde(default)]
     pub runtime_signal: Option<String>,
+    /// Argument values of the tracked syscalls are recorded too.
+    #[serde(default)]
+    pub record_args: bool,
 }
 
 /// Serializable form of [`DefaultErrno`].
@@ -339,6 +342,7 @@ mod tests {
             started_unix: 1,
             runtime: None,
             runtime_signal: None,
+            record_args: false,
         }
     }
 

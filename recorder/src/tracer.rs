@@ -15,9 +15,9 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{ProgramError, RawTracePoint};
 use aya::{EbpfError, EbpfLoader};
 use recorder_ebpf::{
-    counter_row, pins, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState, ABI_COMPAT,
-    ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, CGROUP_TOMBSTONE, MAX_LEVELS,
-    MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING, START_AT_EXEC,
+    counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
+    ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, CGROUP_TOMBSTONE,
+    MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING, START_AT_EXEC,
     START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
@@ -496,6 +496,14 @@ fn hide_kernel_btf() -> io::Result<()> {
     Ok(())
 }
 
+/// The `ARG_SPECS` global: one spec table per ABI.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct ArgSpecs([[ArgSpec; recorder_ebpf::MAX_ARG_SPECS]; 3]);
+
+// SAFETY: a transparent wrapper of arrays of a Pod type.
+unsafe impl aya::Pod for ArgSpecs {}
+
 /// Loads the program with this host's parameters and pins program and maps in `dir`.
 fn load_and_pin_with(
     paths: &TracerPaths,
@@ -527,6 +535,11 @@ fn load_and_pin_with(
     let triggers_flat: Vec<u32> = triggers.iter().flatten().copied().collect();
     let offsets_flat: Vec<u32> = offsets.iter().flatten().copied().collect();
     let triggers_arr: [u32; 12] = triggers_flat.try_into().unwrap_or([u32::MAX; 12]);
+    let arg_specs = ArgSpecs([
+        crate::args::specs_for(Some(abis.native)),
+        crate::args::specs_for(abis.compat),
+        crate::args::specs_for(abis.x32),
+    ]);
     let offsets_arr: [u32; 9] = offsets_flat.try_into().unwrap_or([0; 9]);
 
     // aya parses vmlinux BTF for CO-RE we do not use; the loader helper hides it.
@@ -539,7 +552,8 @@ fn load_and_pin_with(
         .override_global("SECCOMP_MODE_OFFSET", &seccomp_offset, true)
         .override_global("SECCOMP_MODE_KNOWN", &seccomp_known, true)
         .override_global("TRIGGER_NRS", &triggers_arr, true)
-        .override_global("ARG_OFFSETS", &offsets_arr, true);
+        .override_global("ARG_OFFSETS", &offsets_arr, true)
+        .override_global("ARG_SPECS", &arg_specs, true);
     let mut ebpf = loader
         .load(OBJECT)
         .map_err(|e| TracerError::Load(Box::new(e)))?;
@@ -604,6 +618,7 @@ pub struct Tracer {
     counts: Array<MapData, Row>,
     first_use: BpfHashMap<MapData, FirstUseKey, FirstUse>,
     overflow: BpfHashMap<MapData, FirstUseKey, u64>,
+    arg_values: BpfHashMap<MapData, ArgKey, u64>,
 }
 
 /// One counted syscall of a recording.
@@ -639,6 +654,12 @@ pub struct Snapshot {
     pub calls: Vec<Counted>,
     /// Whether counting had started (the start trigger was seen).
     pub started: bool,
+    /// Recorded argument values of the tracked syscalls (recordings with arguments).
+    pub args: Vec<crate::args::ArgValue>,
+    /// Whether argument values were recorded for this recording.
+    pub args_recorded: bool,
+    /// Whether some argument value could not be stored (the map was full).
+    pub args_lost: bool,
 }
 
 fn open_map<T>(dir: &Path, name: &str) -> Result<T, TracerError>
@@ -673,6 +694,7 @@ impl Tracer {
             counts: open_map(&dir, pins::COUNTS)?,
             first_use: open_map(&dir, pins::FIRST_USE)?,
             overflow: open_map(&dir, pins::OVERFLOW)?,
+            arg_values: open_map(&dir, pins::ARGS)?,
             dir,
         })
     }
@@ -718,6 +740,18 @@ impl Tracer {
         level: u32,
         mode: StartMode,
     ) -> Result<u32, TracerError> {
+        self.register_with(cgroup, level, mode, false)
+    }
+
+    /// Like [`register`](Self::register); with `record_args` the distinct argument
+    /// values of the tracked syscalls (see [`crate::args`]) are recorded too.
+    pub fn register_with(
+        &mut self,
+        cgroup: CgroupId,
+        level: u32,
+        mode: StartMode,
+        record_args: bool,
+    ) -> Result<u32, TracerError> {
         let _lock = StateLock::acquire(&self.paths.run_dir)?;
         let active = self.active()?;
         if active.iter().any(|(_, s)| s.cgroup_id == cgroup.0) {
@@ -756,7 +790,11 @@ impl Tracer {
             cgroup_id: cgroup.0,
             level,
             filtered_only: 0,
+            record_args: u32::from(record_args),
+            args_lost: 0,
         };
+        // Values a crashed earlier user of this slot left behind.
+        self.forget_arg_values(slot);
         self.slots
             .set(slot, state, 0)
             .map_err(map_err("cannot write slot state"))?;
@@ -884,9 +922,32 @@ impl Tracer {
             }
         }
         calls.sort_by_key(|c| (c.arch, c.nr));
+        let mut args = Vec::new();
+        if st.record_args != 0 {
+            for item in self.arg_values.iter() {
+                let (key, count) = item.map_err(map_err("cannot read argument values"))?;
+                if key.slot != slot || count == 0 {
+                    continue;
+                }
+                let Some(arch) = self.abis.arch_of(key.abi) else {
+                    continue;
+                };
+                let nr = self.abis.display_nr(key.abi, u64::from(key.nr));
+                if let Some(v) = arch
+                    .name_of(nr)
+                    .and_then(|name| crate::args::value_of(arch, name, key.a, key.b, count))
+                {
+                    args.push(v);
+                }
+            }
+            args.sort();
+        }
         Ok(Snapshot {
             calls,
             started: st.state == SLOT_RECORDING,
+            args,
+            args_recorded: st.record_args != 0,
+            args_lost: st.args_lost != 0,
         })
     }
 
@@ -968,6 +1029,7 @@ impl Tracer {
         for k in stale {
             let _ = self.overflow.remove(&k);
         }
+        self.forget_arg_values(slot);
         self.slots
             .set(slot, SlotState::default(), 0)
             .map_err(map_err("cannot write slot state"))?;
@@ -976,6 +1038,19 @@ impl Tracer {
         }
         tracing::debug!(slot, "released recording");
         Ok(())
+    }
+
+    /// Removes the argument values stored for `slot`.
+    fn forget_arg_values(&mut self, slot: u32) {
+        let stale: Vec<ArgKey> = self
+            .arg_values
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.slot == slot)
+            .collect();
+        for k in stale {
+            let _ = self.arg_values.remove(&k);
+        }
     }
 
     /// Whether the program is attached to `sys_enter` now.
