@@ -157,6 +157,50 @@ fn socket_families_and_clone_flags_are_enforced_by_enforce() {
     let o = run(&["validate", profile.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 
+    // check: the run itself is within its profile (clone3 is denied on purpose: glibc
+    // uses clone); a run that opens a netlink socket is not, though socket is allowed.
+    let o = run(&[
+        "check",
+        "--runtime",
+        "none",
+        "--baseline",
+        profile.to_str().expect("utf8"),
+        report.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let other = dir.path().join("netlink.report.json");
+    let o = run(&[
+        "record",
+        "--args",
+        "--runtime",
+        "none",
+        "-o",
+        "/dev/null",
+        "--report",
+        other.to_str().expect("utf8"),
+        "--",
+        probe,
+        "unix",
+        "netlink",
+        "thread",
+        "fork",
+    ]);
+    assert!(o.status.success(), "record: {}", stderr(&o));
+    let o = run(&[
+        "check",
+        "--runtime",
+        "none",
+        "--baseline",
+        profile.to_str().expect("utf8"),
+        other.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("SCMP_ARCH_X86_64 socket with arg0=0x10, arg1=0x3: 1 call"),
+        "{}",
+        stdout(&o)
+    );
+
     let p = profile.to_str().expect("utf8");
     let o = run(&[
         "enforce",

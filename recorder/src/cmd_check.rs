@@ -108,6 +108,10 @@ pub struct Finding {
     /// The runtime that needs it at start-up, when no recording used it itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needed_by_runtime: Option<Runtime>,
+    /// The argument values no rule of the baseline lets through (a recording made
+    /// with `--args`), when the name itself is allowed for other values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<crate::args::ArgAt>>,
 }
 
 /// The result of a check.
@@ -177,6 +181,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
             count: uses.count,
             first: uses.first,
             needed_by_runtime: None,
+            args: None,
         };
         match evidence::verdict(&policies, arch, &name) {
             Verdict::Allowed => {}
@@ -197,6 +202,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
                 count: uses.count,
                 first: uses.first,
                 needed_by_runtime: None,
+                args: None,
             });
         }
     }
@@ -226,6 +232,10 @@ fn describe(f: &Finding) -> String {
     if let Some(first) = &f.first {
         details.push(format!("first by {}", describe_first(first)));
     }
+    let what = match &f.args {
+        Some(args) => format!("{what} with {}", crate::arg_check::describe_args(args)),
+        None => what,
+    };
     if let Some(rt) = f.needed_by_runtime {
         details.push(format!(
             "called by the runtime ({rt}) before the workload starts"
@@ -300,6 +310,70 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
     out
 }
 
+/// Refines a report with the argument values of `--args` recordings: a value no
+/// baseline rule lets through is new; a conditionally allowed name whose every value
+/// is let through is no longer "conditional"; clone3 denied on purpose (ENOSYS, so
+/// that glibc uses the clone the baseline allows) is not new.
+fn judge_arg_values(
+    report: &mut CheckReport,
+    baseline: &[crate::evidence::Variant],
+    recorded: &[PathBuf],
+) {
+    use crate::arg_check::{decided_by, is_intended_fallback, values_in, verdict, ArgVerdict};
+    report.new.retain(|f| {
+        !f.name
+            .as_deref()
+            .is_some_and(|n| is_intended_fallback(baseline, n))
+    });
+    let values: Vec<crate::args::ArgValue> = recorded.iter().flat_map(|p| values_in(p)).collect();
+    let mut undecided: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut judged: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut denied: BTreeMap<(String, String, Vec<crate::args::ArgAt>), u64> = BTreeMap::new();
+    for v in &values {
+        let key = (v.arch.clone(), decided_by(v).to_owned());
+        match verdict(baseline, v) {
+            Some(ArgVerdict::Allowed) => {
+                judged.insert(key);
+            }
+            Some(ArgVerdict::Denied) => {
+                judged.insert(key.clone());
+                *denied.entry((key.0, key.1, v.args.clone())).or_default() += v.count;
+            }
+            Some(ArgVerdict::Unknown) | None => {
+                undecided.insert(key);
+            }
+        }
+    }
+    // Verified: every value of the name is let through by a rule.
+    report.conditional.retain(|f| {
+        let (Some(arch), Some(name)) = (f.arch, f.name.as_deref()) else {
+            return true;
+        };
+        let key = (arch.to_owned(), name.to_owned());
+        !judged.contains(&key) || undecided.contains(&key)
+    });
+    for ((arch, name, args), count) in denied {
+        let arch_name = arch.parse::<Arch>().ok().map(Arch::scmp_name);
+        if report.new.iter().any(|f| {
+            f.name.as_deref() == Some(name.as_str())
+                && f.args.is_none()
+                && (f.arch.is_none() || f.arch == arch_name)
+        }) {
+            continue; // the name itself is already new
+        }
+        report.new.push(Finding {
+            arch: arch_name,
+            name: Some(name),
+            nr: None,
+            count: Some(count),
+            first: None,
+            needed_by_runtime: None,
+            args: Some(args),
+        });
+    }
+    report.ok = report.new.is_empty();
+}
+
 /// The recordings plus, as one more input, the names `runtime` calls at start-up.
 fn recorded_with_tail(recorded: &[Input], runtime: Runtime) -> Vec<Input> {
     let mut all = recorded.to_vec();
@@ -345,6 +419,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
         }
     }
     report.unused.retain(|n| !tail.contains(&n.as_str()));
+    judge_arg_values(&mut report, variants, &args.recorded);
     let text = match args.format {
         CheckFormat::Text => render_text(&report, &args.baseline.display().to_string()),
         CheckFormat::Json => {

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod annotations;
+pub mod arg_check;
 pub mod args;
 pub mod btf;
 pub mod cgroup;
