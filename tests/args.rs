@@ -215,8 +215,10 @@ fn socket_families_and_clone_flags_are_enforced_by_enforce() {
     ]);
     assert!(
         o.status.success(),
-        "the workload under its profile: {}",
-        stdout(&o)
+        "the workload under its profile ({}): {}{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
     );
     for denied in ["netlink", "packet", "inet6", "clone-newuser", "clone-newns"] {
         let o = run(&["enforce", "--profile", p, "--", probe, denied]);
