@@ -464,7 +464,7 @@ fn spo<'a>(
             notes.push(format!(
                 "spo format: the SeccompProfile CRD has no defaultErrnoRet; defaultErrnoRet {n} is dropped and syscalls the profile does not allow will fail with EPERM (1, the runtime's default){}",
                 if n == libc::ENOSYS as u32 {
-                    " instead of ENOSYS: programs that fall back to an older syscall only on ENOSYS (glibc's clone3) will fail instead"
+                    " instead of ENOSYS (clone3 keeps ENOSYS by its explicit rule, so glibc's fallback to clone still works; other ENOSYS fallbacks will not)"
                 } else {
                     ""
                 }
