@@ -8,6 +8,7 @@ pub mod arg_check;
 pub mod args;
 pub mod btf;
 pub mod cgroup;
+pub mod cmd_audit;
 pub mod cmd_check;
 pub mod cmd_diff;
 pub mod cmd_label;

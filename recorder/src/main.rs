@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
 use seccomp_recorder::{
-    cmd_check, cmd_diff, cmd_label, cmd_merge, cmd_syscalls, cmd_validate, enforce, hook, install,
-    record, state, tracer,
+    cmd_audit, cmd_check, cmd_diff, cmd_label, cmd_merge, cmd_syscalls, cmd_validate, enforce,
+    hook, install, record, state, tracer,
 };
 
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
@@ -38,6 +38,12 @@ enum Cmd {
     /// Check profiles: schema errors with their JSON path, unknown syscall names per
     /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
     Validate(cmd_validate::ValidateArgs),
+    /// Write the LOG twin of a profile: the same profile whose denials are
+    /// SCMP_ACT_LOG, for an audit run (the kernel logs what it would have denied).
+    AuditProfile(cmd_audit::AuditProfileArgs),
+    /// What the kernel's seccomp records say would have been denied under a LOG twin
+    /// (exit 0 nothing, 1 something, listed; 2 error).
+    AuditReport(cmd_audit::AuditReportArgs),
     /// Print the image label that ships a profile with the image
     /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).
     Label(cmd_label::LabelArgs),
@@ -96,6 +102,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Diff(args) => gate(cmd_diff::run(&args, &mut std::io::stdout().lock())),
         Cmd::Merge(args) => Ok(cmd_merge::run(&args, &mut std::io::stdout().lock())?),
         Cmd::Validate(args) => gate(cmd_validate::run(&args, &mut std::io::stdout().lock())),
+        Cmd::AuditProfile(args) => {
+            cmd_audit::run_profile(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::AuditReport(args) => gate(cmd_audit::run_report(&args, &mut std::io::stdout().lock())),
         Cmd::Label(args) => {
             cmd_label::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
@@ -196,7 +207,8 @@ fn category_of(err: &anyhow::Error) -> Category {
             seccomp_recorder::profile_file::ProfileFileError,
             seccomp_recorder::engine::EngineError,
             cmd_label::LabelError,
-            seccomp_recorder::evidence::EvidenceError
+            seccomp_recorder::evidence::EvidenceError,
+            cmd_audit::AuditError
         );
     }
     Category::Internal
