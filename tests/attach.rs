@@ -4,13 +4,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::podman::PodmanEnv;
+use common::scratch::TestCgroup;
 use common::*;
 
 /// A `seccomp-recorder record --cgroup/--container ...` running in the background.
@@ -88,44 +88,6 @@ impl Attached {
     }
 }
 
-/// A cgroup below the cgroup2 root for one test, removed (after killing what is left
-/// in it) on drop.
-struct TestCgroup {
-    dir: PathBuf,
-}
-
-impl TestCgroup {
-    fn new(tag: &str) -> TestCgroup {
-        let root = cgroup2_root().expect("cgroup2 mount");
-        let dir = root.join(format!("sr-attach-{tag}-{}", std::process::id()));
-        std::fs::create_dir(&dir).expect("create test cgroup");
-        TestCgroup { dir }
-    }
-
-    /// Starts `program` inside the cgroup (it moves itself there before its exec).
-    fn spawn(&self, program: &Path) -> Child {
-        let procs = self.dir.join("cgroup.procs");
-        let mut c = Command::new(program);
-        // SAFETY: only write(2)-level work on a path before exec.
-        unsafe {
-            c.pre_exec(move || std::fs::write(&procs, b"0"));
-        }
-        c.spawn().expect("spawn into cgroup")
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::write(self.dir.join("cgroup.kill"), b"1");
-        for _ in 0..200 {
-            if std::fs::remove_dir(&self.dir).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
 /// A static program that spins (`access(trigger)` + `sched_yield`) until `trigger`
 /// exists, then calls getppid `n` times and exits.
 fn wait_then_getppid(dir: &Path, trigger: &Path, n: u32) -> PathBuf {
@@ -184,8 +146,8 @@ fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trigger = dir.path().join("go");
     let prog = wait_then_getppid(dir.path(), &trigger, 250_000);
-    let cg = TestCgroup::new("busy");
-    let mut spinner = cg.spawn(&prog);
+    let cg = TestCgroup::new("attach-busy");
+    let mut spinner = cg.spawn(&prog, &[]);
     // Let it spin for a while before the recording starts.
     std::thread::sleep(Duration::from_millis(200));
     let stats = dir.path().join("busy.stats.json");
@@ -233,8 +195,8 @@ fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
     // The same with the default runtime (any): every start-up tail is added.
     let trigger2 = dir.path().join("go2");
     let prog2 = wait_then_getppid(dir.path(), &trigger2, 10);
-    let cg = TestCgroup::new("busy2");
-    let mut spinner = cg.spawn(&prog2);
+    let cg = TestCgroup::new("attach-busy2");
+    let mut spinner = cg.spawn(&prog2, &[]);
     let mut rec = Attached::start(
         &[
             "--cgroup",
@@ -266,8 +228,8 @@ fn sigterm_ends_an_attached_recording_with_a_profile() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let prog = wait_then_getppid(dir.path(), &dir.path().join("never"), 1);
-    let cg = TestCgroup::new("term");
-    let mut spinner = cg.spawn(&prog);
+    let cg = TestCgroup::new("attach-term");
+    let mut spinner = cg.spawn(&prog, &[]);
     let out = dir.path().join("term.json");
     let mut rec = Attached::start(
         &[
@@ -318,7 +280,7 @@ fn bad_targets_get_one_line_and_their_own_exit_code() {
     assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
     assert!(one_line(&o).contains("refusing to record the root cgroup"));
     // An empty cgroup: nothing to record, 66.
-    let cg = TestCgroup::new("empty");
+    let cg = TestCgroup::new("attach-empty");
     let o = run(&["record", "--cgroup", cg.dir.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
     assert!(one_line(&o).contains("has no processes"));
@@ -467,8 +429,8 @@ fn gc_after_a_killed_attached_recorder_frees_the_slot_and_leaves_the_cgroup_alon
         ("SECCOMP_RECORDER_RUN_DIR", run_dir.as_path()),
     ];
     let prog = wait_then_getppid(dir.path(), &dir.path().join("never"), 1);
-    let cg = TestCgroup::new("gc");
-    let mut spinner = cg.spawn(&prog);
+    let cg = TestCgroup::new("attach-gc");
+    let mut spinner = cg.spawn(&prog, &[]);
     let mut rec = Attached::start(
         &[
             "--cgroup",

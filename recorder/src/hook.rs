@@ -28,7 +28,7 @@ use crate::profile_file::{self, HostFacts, ProfileFileError};
 use crate::report;
 use crate::runtime::{self, Runtime};
 use crate::state::{self, Claimed, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
-use crate::tracer::{HostAbis, StartMode, Tracer, TracerError, TracerPaths};
+use crate::tracer::{HostAbis, StartMode, StateLock, Tracer, TracerError, TracerPaths};
 
 /// Hook stages we act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,6 +90,14 @@ pub enum HookError {
     /// Base profile unusable.
     #[error("base profile unusable")]
     Base(#[source] ProfileFileError),
+    /// Another live cgroup is being recorded under this container id.
+    #[error("container id {id} is already being recorded (cgroup {}); finish that recording (poststop or `seccomp-recorder gc`) first", cgroup.display())]
+    AlreadyRecording {
+        /// The id.
+        id: String,
+        /// The cgroup of the recording that has it.
+        cgroup: PathBuf,
+    },
     /// The container runs in the root cgroup.
     #[error("container {0} runs in the root cgroup v2; refusing to record the whole host (run it in its own cgroup)")]
     RootCgroup(String),
@@ -118,6 +126,7 @@ impl Categorized for HookError {
             | HookError::StateShape
             | HookError::NoPid(_)
             | HookError::RootCgroup(_)
+            | HookError::AlreadyRecording { .. }
             | HookError::Annotation { .. } => Category::BadInput,
             HookError::Output(e) => e.category(),
             HookError::Base(e) => e.category(),
@@ -276,7 +285,9 @@ fn prestart(
         runtime_signal: Some(signal),
         record_args: request.record_args,
     };
-    store.save(&state)?;
+    if !claim_id(&state, paths, store)? {
+        return Ok(());
+    }
     let mut tracer = match Tracer::open(paths) {
         Ok(t) => t,
         Err(e) => {
@@ -301,6 +312,86 @@ fn prestart(
     tracing::info!(id, slot, cgroup = %state.cgroup_dir.display(), "recording container");
     collect_garbage_best_effort(&mut tracer, store, Some(&id));
     Ok(())
+}
+
+/// Saves the state of a new recording unless its id is taken (pure decision in
+/// [`duplicate_outcome`]). Returns false when the container is already being recorded
+/// in the same cgroup (a second prestart-like hook: nothing to do). A stale recording
+/// of the id (cgroup gone, poststop never came) is finished first, as `gc` would.
+fn claim_id(
+    state: &RecordingState,
+    paths: &TracerPaths,
+    store: &StateStore,
+) -> Result<bool, HookError> {
+    for _ in 0..2 {
+        let stale = {
+            // Check and save under the tracer's lock, so two prestarts for one id
+            // cannot both save (the second would overwrite the first's slot).
+            let _lock = StateLock::acquire(&paths.run_dir)?;
+            let existing = match store.load(&state.id) {
+                Ok(e) => Some(e),
+                Err(StateError::Missing(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            match duplicate_outcome(existing.as_ref(), state) {
+                Duplicate::None => {
+                    store.save(state)?;
+                    return Ok(true);
+                }
+                Duplicate::SameCgroup => {
+                    tracing::info!(
+                        id = state.id,
+                        "already recording this container; nothing to do"
+                    );
+                    return Ok(false);
+                }
+                Duplicate::OtherCgroup(dir) => {
+                    return Err(HookError::AlreadyRecording {
+                        id: state.id.clone(),
+                        cgroup: dir,
+                    })
+                }
+                Duplicate::Stale => true,
+            }
+        };
+        if stale {
+            let mut tracer = Tracer::open(paths)?;
+            if let Some(mut claimed) = store.claim(&state.id)? {
+                finish(&mut tracer, &mut claimed)?;
+                claimed.done();
+                tracing::info!(
+                    id = state.id,
+                    "finished the stale recording of this id first"
+                );
+            }
+        }
+    }
+    Err(HookError::AlreadyRecording {
+        id: state.id.clone(),
+        cgroup: state.cgroup_dir.clone(),
+    })
+}
+
+/// What a new prestart finds under its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Duplicate {
+    /// Nothing: record.
+    None,
+    /// The same container, still recorded: nothing to do.
+    SameCgroup,
+    /// Another live cgroup records under this id: refuse.
+    OtherCgroup(PathBuf),
+    /// A recording whose cgroup is gone: finish it, then record.
+    Stale,
+}
+
+fn duplicate_outcome(existing: Option<&RecordingState>, new: &RecordingState) -> Duplicate {
+    match existing {
+        None => Duplicate::None,
+        Some(e) if !e.cgroup_dir.exists() => Duplicate::Stale,
+        Some(e) if e.cgroup_id == new.cgroup_id => Duplicate::SameCgroup,
+        Some(e) => Duplicate::OtherCgroup(e.cgroup_dir.clone()),
+    }
 }
 
 fn poststop(st: &State, paths: &TracerPaths, store: &StateStore) -> Result<(), HookError> {
@@ -567,6 +658,46 @@ mod tests {
         let post = br#"{"ociVersion":"1.0.2-dev","id":"abc","status":"stopped","bundle":"/b"}"#;
         let s = parse_state(post).expect("poststop state");
         assert_eq!(s.pid(), &None);
+    }
+
+    #[test]
+    fn a_second_prestart_is_told_apart_by_cgroup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let live = dir.path().join("live");
+        std::fs::create_dir(&live).expect("live");
+        let state = |cgroup_dir: PathBuf, cgroup_id: u64| RecordingState {
+            id: "c".into(),
+            kind: Kind::Container,
+            cgroup_dir,
+            cgroup_id,
+            slot: Some(1),
+            output: None,
+            stats: None,
+            report: None,
+            recorded: None,
+            format: None,
+            base: None,
+            errno: DefaultErrnoRepr::Enosys,
+            owner_pid: None,
+            started_unix: 1,
+            runtime: None,
+            runtime_signal: None,
+            record_args: false,
+        };
+        let new = state(live.clone(), 7);
+        assert_eq!(duplicate_outcome(None, &new), Duplicate::None);
+        assert_eq!(
+            duplicate_outcome(Some(&state(live.clone(), 7)), &new),
+            Duplicate::SameCgroup
+        );
+        assert_eq!(
+            duplicate_outcome(Some(&state(live.clone(), 8)), &new),
+            Duplicate::OtherCgroup(live.clone())
+        );
+        assert_eq!(
+            duplicate_outcome(Some(&state(dir.path().join("gone"), 8)), &new),
+            Duplicate::Stale
+        );
     }
 
     #[test]

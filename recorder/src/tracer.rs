@@ -116,6 +116,8 @@ impl Categorized for TracerError {
                 Category::MissingKernelFeature
             }
             TracerError::Io { .. } => Category::Io,
+            // All slots (or cgroup table buckets) taken: try again later.
+            TracerError::NoFreeSlot | TracerError::TableFull(_) => Category::Unavailable,
             TracerError::LoaderChild { code, .. } => match *code {
                 c if c == Category::MissingKernelFeature.code() => Category::MissingKernelFeature,
                 c if c == Category::Permission.code() => Category::Permission,

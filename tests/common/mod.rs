@@ -5,6 +5,7 @@ pub mod docker;
 pub mod installed;
 pub mod podman;
 pub mod runc;
+pub mod scratch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
