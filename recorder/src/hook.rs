@@ -98,6 +98,9 @@ pub enum HookError {
         /// The cgroup of the recording that has it.
         cgroup: PathBuf,
     },
+    /// The kernel slot of a recording was gone when it was finished.
+    #[error("the counts of container {0} are lost: its kernel recording slot was released or the pinned maps were removed while it ran; no profile written")]
+    CountsLost(String),
     /// The container runs in the root cgroup.
     #[error("container {0} runs in the root cgroup v2; refusing to record the whole host (run it in its own cgroup)")]
     RootCgroup(String),
@@ -121,7 +124,7 @@ pub enum HookError {
 impl Categorized for HookError {
     fn category(&self) -> Category {
         match self {
-            HookError::Stdin(_) => Category::Io,
+            HookError::Stdin(_) | HookError::CountsLost(_) => Category::Io,
             HookError::State(_)
             | HookError::StateShape
             | HookError::NoPid(_)
@@ -288,6 +291,7 @@ fn prestart(
     if !claim_id(&state, paths, store)? {
         return Ok(());
     }
+    crate::fault::point(crate::fault::PRESTART_AFTER_STATE);
     let mut tracer = match Tracer::open(paths) {
         Ok(t) => t,
         Err(e) => {
@@ -307,6 +311,7 @@ fn prestart(
             return Err(e.into());
         }
     };
+    crate::fault::point(crate::fault::PRESTART_AFTER_REGISTER);
     state.slot = Some(slot);
     store.save(&state)?;
     tracing::info!(id, slot, cgroup = %state.cgroup_dir.display(), "recording container");
@@ -400,6 +405,7 @@ fn poststop(st: &State, paths: &TracerPaths, store: &StateStore) -> Result<(), H
     let mut tracer = Tracer::open(paths)?;
     match store.claim(&id)? {
         Some(mut claimed) => {
+            crate::fault::point(crate::fault::POSTSTOP_AFTER_CLAIM);
             finish(&mut tracer, &mut claimed)?;
             claimed.done();
             tracing::info!(id, "profile written");
@@ -443,12 +449,13 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             let snapshot = match tracer.snapshot_owned(slot, owner) {
                 Ok(s) => s,
                 Err(TracerError::NotInUse(_)) => {
-                    tracing::warn!(
-                        id = state.id,
-                        slot,
-                        "recording slot was already released; its counts are lost"
-                    );
-                    Default::default()
+                    // An empty profile would be a lie: say so once, and leave a state
+                    // without slot or counts, which the next gc removes.
+                    let mut next = state.clone();
+                    next.slot = None;
+                    next.recorded = None;
+                    claimed.update(next)?;
+                    return Err(HookError::CountsLost(state.id.clone()));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -461,19 +468,24 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
             next.slot = None;
             next.recorded = Some(saved.clone());
             claimed.update(next)?;
+            crate::fault::point(crate::fault::POSTSTOP_AFTER_COUNTS);
             match tracer.release_owned(slot, owner) {
                 Ok(()) | Err(TracerError::NotInUse(_)) => {}
                 Err(e) => return Err(e.into()),
             }
             saved
         }
-        (None, None) => report::Report {
-            runtime: Some(state.runtime.unwrap_or_default()),
-            runtime_signal: state.runtime_signal.clone(),
-            syscalls: Vec::new(),
-            args: Vec::new(),
-            args_lost: false,
-        },
+        (None, None) => {
+            // Its prestart never registered the cgroup (it failed or was killed):
+            // there is no recording, and an empty profile would be a lie.
+            if state.output.is_some() {
+                tracing::warn!(
+                    id = state.id,
+                    "the recording never started (its prestart did not finish); no profile written"
+                );
+            }
+            return Ok(());
+        }
     };
     let Some(output) = &state.output else {
         return Ok(());
@@ -562,6 +574,10 @@ pub fn collect_garbage(
 ) -> Result<GcReport, HookError> {
     let mut report = GcReport::default();
     let mut known_cgroups = Vec::new();
+    // A finisher killed after its claim: its state goes back, to be finished here.
+    for id in store.recover_abandoned_claims() {
+        tracing::info!(id, "recovered a recording whose finisher died");
+    }
     for id in store.ids()? {
         if Some(id.as_str()) == skip {
             continue;

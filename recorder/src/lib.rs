@@ -19,6 +19,7 @@ pub mod enforce;
 pub mod engine;
 pub mod evidence;
 pub mod exit;
+pub mod fault;
 pub mod formats;
 pub mod hook;
 pub mod install;

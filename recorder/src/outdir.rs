@@ -258,6 +258,10 @@ pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError>
         std::process::id()
     ))
     .map_err(|_| err(io::Error::new(io::ErrorKind::InvalidInput, "NUL in name")))?;
+    // A temporary file of ours left by a writer with this pid that was killed before
+    // its rename (unlinkat never follows a symlink).
+    // SAFETY: unlinkat with a valid C string, relative to our directory descriptor.
+    unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
     // SAFETY: openat with valid C strings.
     let fd = unsafe {
         libc::openat(
@@ -279,6 +283,7 @@ pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError>
             return Err(io::Error::last_os_error());
         }
         f.sync_all()?;
+        crate::fault::point(crate::fault::WRITE_BEFORE_RENAME);
         // SAFETY: renameat within one directory descriptor.
         if unsafe {
             libc::renameat(

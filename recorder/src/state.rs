@@ -250,6 +250,34 @@ impl StateStore {
         }
     }
 
+    /// Puts back the claimed states whose claiming process is gone (killed between
+    /// claim and done), so that they are finished again; returns their ids.
+    pub fn recover_abandoned_claims(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some((id, pid)) = parse_claim_name(&name) else {
+                continue;
+            };
+            if process_alive(pid) || validate_id(id).is_err() {
+                continue;
+            }
+            let back = self.path(id);
+            // Never over a newer state of the same id.
+            if back.exists() {
+                continue;
+            }
+            if fs::rename(e.path(), &back).is_ok() {
+                out.push(id.to_owned());
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Whether some process is finishing `id` right now.
     pub fn finishing(&self, id: &str) -> bool {
         let prefix = format!(".{id}.finishing-");
@@ -312,6 +340,13 @@ pub fn process_alive(pid: i32) -> bool {
             || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
+/// The id and claiming pid of a claimed state's file name `.ID.finishing-PID` (pure).
+pub fn parse_claim_name(name: &str) -> Option<(&str, i32)> {
+    let rest = name.strip_prefix('.')?;
+    let (id, pid) = rest.rsplit_once(".finishing-")?;
+    Some((id, pid.parse().ok()?))
+}
+
 /// Unix seconds now.
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
@@ -344,6 +379,14 @@ mod tests {
             runtime_signal: None,
             record_args: false,
         }
+    }
+
+    #[test]
+    fn claim_file_names_parse() {
+        assert_eq!(parse_claim_name(".abc.finishing-42"), Some(("abc", 42)));
+        assert_eq!(parse_claim_name(".a.b.finishing-7"), Some(("a.b", 7)));
+        assert_eq!(parse_claim_name("abc.json"), None);
+        assert_eq!(parse_claim_name(".abc.finishing-x"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod hookrun;
 pub mod installed;
 pub mod podman;
 pub mod runc;
