@@ -188,3 +188,72 @@ fn pins_deleted_behind_our_back_give_one_clear_error_and_nothing_attached() {
     gc_leaves_nothing(&h);
     assert!(!h.out().join("f4.json").exists());
 }
+
+#[test]
+fn umask_000_does_not_make_anything_group_or_world_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !can_record() {
+        return;
+    }
+    let h = Hooks::new("umask");
+    let cg = TestCgroup::new("fault-umask");
+    let mut p = sleeper(&cg);
+    let run_hook = |stage: &str, state: &serde_json::Value| {
+        let mut c = h.cmd();
+        c.args(["hook", "--output-dir"]).arg(h.out()).arg(stage);
+        // SAFETY: umask(2) only, before exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("hook");
+        std::io::Write::write_all(
+            &mut child.stdin.take().expect("stdin"),
+            state.to_string().as_bytes(),
+        )
+        .expect("state");
+        child.wait_with_output().expect("hook")
+    };
+    let o = run_hook("prestart", &prestart_state("um", p.id(), "um.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut checked = Vec::new();
+    let mut check = |path: &Path| {
+        let mode = fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o022,
+            0,
+            "{} has mode {:o}",
+            path.display(),
+            mode & 0o7777
+        );
+        checked.push(path.to_owned());
+    };
+    let run = h.dir.path().join("run");
+    check(&run);
+    check(&run.join("recordings"));
+    check(&run.join("recordings/um.json"));
+    check(&run.join("lock"));
+    check(&h.dir.path().join("hook.log"));
+    check(&h.bpf);
+    for e in fs::read_dir(&h.bpf).expect("pins").flatten() {
+        check(&e.path());
+        for f in fs::read_dir(e.path()).expect("pin dir").flatten() {
+            check(&f.path());
+        }
+    }
+    let _ = p.kill();
+    let _ = p.wait();
+    let o = run_hook("poststop", &poststop_state("um", "um.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    check(&h.out().join("um.json"));
+    assert!(checked.len() >= 10, "{checked:?}");
+}

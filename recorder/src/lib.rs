@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod exit;
 pub mod fault;
 pub mod formats;
+pub mod fsmode;
 pub mod hook;
 pub mod install;
 pub mod observability;

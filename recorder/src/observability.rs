@@ -5,6 +5,7 @@
 //! show it (crun drops it), so the error is logged too.
 //! `SECCOMP_RECORDER_LOG` sets the filter (`warn` by default, e.g. `debug`).
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
@@ -41,6 +42,7 @@ pub fn init(target: LogTarget) {
             match std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o640)
                 .open(&path)
             {
                 Ok(file) => {

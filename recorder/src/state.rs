@@ -169,7 +169,7 @@ impl StateStore {
     /// Saves (atomically) a state.
     pub fn save(&self, state: &RecordingState) -> Result<(), StateError> {
         validate_id(&state.id)?;
-        fs::create_dir_all(&self.dir).map_err(|e| StateError::Read(self.dir.clone(), e))?;
+        crate::fsmode::create_dir(&self.dir).map_err(|e| StateError::Read(self.dir.clone(), e))?;
         let text = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Corrupt(self.path(&state.id), e))?;
         write_atomic(&self.path(&state.id), &text)?;

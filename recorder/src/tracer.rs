@@ -8,6 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, MapError};
@@ -100,6 +101,9 @@ pub enum TracerError {
     /// The cgroup is already being recorded.
     #[error("cgroup {0} is already being recorded")]
     AlreadyRecorded(u64),
+    /// Another process held the state lock too long.
+    #[error("another seccomp-recorder process has held {} for {} s (hung? `fuser -v` names it); try again", .0.display(), LOCK_WAIT.as_secs())]
+    LockTimeout(PathBuf),
     /// The slot is not in use.
     #[error("recording slot {0} is not in use")]
     NotInUse(u32),
@@ -117,7 +121,9 @@ impl Categorized for TracerError {
             }
             TracerError::Io { .. } => Category::Io,
             // All slots (or cgroup table buckets) taken: try again later.
-            TracerError::NoFreeSlot | TracerError::TableFull(_) => Category::Unavailable,
+            TracerError::NoFreeSlot | TracerError::TableFull(_) | TracerError::LockTimeout(_) => {
+                Category::Unavailable
+            }
             TracerError::LoaderChild { code, .. } => match *code {
                 c if c == Category::MissingKernelFeature.code() => Category::MissingKernelFeature,
                 c if c == Category::Permission.code() => Category::Permission,
@@ -266,6 +272,9 @@ fn fnv1a(data: &[u8]) -> u64 {
     })
 }
 
+/// How long [`StateLock::acquire`] waits for another holder (below the hook timeout).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An exclusive lock on the tracer's shared state, released on drop.
 pub struct StateLock {
     _file: File,
@@ -274,23 +283,37 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock, waiting for other holders.
     pub fn acquire(run_dir: &Path) -> Result<Self, TracerError> {
-        fs::create_dir_all(run_dir).map_err(io_err("cannot create run directory", run_dir))?;
+        crate::fsmode::create_dir(run_dir)
+            .map_err(io_err("cannot create run directory", run_dir))?;
         let path = run_dir.join("lock");
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)
             .map_err(io_err("cannot open lock file", &path))?;
-        // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(TracerError::Io {
-                what: "cannot lock",
-                path,
-                source: io::Error::last_os_error(),
-            });
+        // Bounded: hooks run under the runtime's timeout (10 s in our hook JSON); a
+        // holder that hangs must not hang every container start with it.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(StateLock { _file: file });
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(TracerError::Io {
+                    what: "cannot lock",
+                    path,
+                    source: e,
+                });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(TracerError::LockTimeout(path));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        Ok(StateLock { _file: file })
     }
 }
 
@@ -564,7 +587,7 @@ fn load_and_pin_with(
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(io_err("cannot clean pin directory", dir))?;
     }
-    fs::create_dir_all(dir).map_err(io_err("cannot create pin directory", dir))?;
+    crate::fsmode::create_dir(dir).map_err(io_err("cannot create pin directory", dir))?;
     for name in pins::MAPS {
         let map = ebpf.map(name).ok_or(TracerError::Map {
             what: "map missing from the eBPF object",
