@@ -257,3 +257,89 @@ fn umask_000_does_not_make_anything_group_or_world_writable() {
     check(&h.out().join("um.json"));
     assert!(checked.len() >= 10, "{checked:?}");
 }
+
+/// Waits (bounded) for `path` to exist.
+fn wait_for(path: &Path, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    path.exists()
+}
+
+#[test]
+fn podman_container_or_conmon_killed_still_ends_in_a_profile() {
+    use common::installed::Installed;
+    use common::podman::PodmanEnv;
+    if !can_record() {
+        return;
+    }
+    let Some(env) = PodmanEnv::new() else { return };
+    let inst = Installed::new(env.dir(), env.hooks_dir(), "kill");
+    let script = "sync; exec sleep 60";
+    // 1. The container SIGKILLed: conmon's cleanup runs the poststop.
+    let o = env.run_keep(
+        &[
+            "-d",
+            "--name",
+            "killed",
+            "--annotation",
+            "seccomp-recorder.io/output=killed.json",
+        ],
+        &["sh", "-c", script],
+    );
+    assert!(o.status.success(), "run -d: {}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = env.podman(&["kill", "--signal", "KILL", "killed"]);
+    assert!(o.status.success(), "kill: {}", stderr(&o));
+    let profile = inst.out.join("killed.json");
+    assert!(
+        wait_for(&profile, std::time::Duration::from_secs(30)),
+        "no profile after SIGKILL\n{}",
+        inst.log()
+    );
+    assert!(allowed_names(&profile).contains(&"sync".to_owned()));
+
+    // 2. conmon SIGKILLed, then the container: nobody runs poststop and the empty
+    // cgroup stays; gc finishes the recording.
+    let o = env.run_keep(
+        &[
+            "-d",
+            "--name",
+            "orphan",
+            "--annotation",
+            "seccomp-recorder.io/output=orphan.json",
+        ],
+        &["sh", "-c", script],
+    );
+    assert!(o.status.success(), "run -d: {}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = env.podman(&[
+        "inspect",
+        "--format",
+        "{{.State.ConmonPid}} {{.State.Pid}}",
+        "orphan",
+    ]);
+    let text = stdout(&o);
+    let pids: Vec<i32> = text
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "inspect: {text} {}", stderr(&o));
+    // SAFETY: kill(2) of processes of this test's private podman.
+    unsafe {
+        libc::kill(pids[0], libc::SIGKILL);
+        libc::kill(pids[1], libc::SIGKILL);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let orphan = inst.out.join("orphan.json");
+    assert!(!orphan.exists(), "who wrote it?");
+    let o = inst.cli().arg("gc").output().expect("gc");
+    assert!(o.status.success(), "gc: {}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("finished"), "{}", stdout(&o));
+    assert!(allowed_names(&orphan).contains(&"sync".to_owned()));
+    let _ = env.podman(&["rm", "-f", "orphan", "killed"]);
+}

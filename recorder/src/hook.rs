@@ -338,7 +338,8 @@ fn claim_id(
                 Err(StateError::Missing(_)) => None,
                 Err(e) => return Err(e.into()),
             };
-            match duplicate_outcome(existing.as_ref(), state) {
+            let gone = existing.as_ref().is_some_and(container_gone);
+            match duplicate_outcome(existing.as_ref(), gone, state) {
                 Duplicate::None => {
                     store.save(state)?;
                     return Ok(true);
@@ -390,10 +391,25 @@ enum Duplicate {
     Stale,
 }
 
-fn duplicate_outcome(existing: Option<&RecordingState>, new: &RecordingState) -> Duplicate {
+/// Whether a container recording's container is over: its cgroup is gone, was made
+/// anew under the same path (another inode), or has no process left (a runtime or
+/// conmon killed before it could clean up leaves an empty cgroup behind).
+fn container_gone(st: &RecordingState) -> bool {
+    match Cgroup2::id_of(&st.cgroup_dir) {
+        Err(_) => true,
+        Ok(id) => id.0 != st.cgroup_id || !cgroup::is_populated(&st.cgroup_dir),
+    }
+}
+
+/// The decision (pure): `gone` says whether the existing recording's container is over.
+fn duplicate_outcome(
+    existing: Option<&RecordingState>,
+    gone: bool,
+    new: &RecordingState,
+) -> Duplicate {
     match existing {
         None => Duplicate::None,
-        Some(e) if !e.cgroup_dir.exists() => Duplicate::Stale,
+        Some(_) if gone => Duplicate::Stale,
         Some(e) if e.cgroup_id == new.cgroup_id => Duplicate::SameCgroup,
         Some(e) => Duplicate::OtherCgroup(e.cgroup_dir.clone()),
     }
@@ -591,7 +607,7 @@ pub fn collect_garbage(
             }
         };
         let gone = match st.kind {
-            Kind::Container => !st.cgroup_dir.exists(),
+            Kind::Container => container_gone(&st),
             Kind::Command | Kind::Attached => !st.owner_pid.is_some_and(state::process_alive),
         };
         if !gone {
@@ -701,19 +717,22 @@ mod tests {
             record_args: false,
         };
         let new = state(live.clone(), 7);
-        assert_eq!(duplicate_outcome(None, &new), Duplicate::None);
+        assert_eq!(duplicate_outcome(None, false, &new), Duplicate::None);
         assert_eq!(
-            duplicate_outcome(Some(&state(live.clone(), 7)), &new),
+            duplicate_outcome(Some(&state(live.clone(), 7)), false, &new),
             Duplicate::SameCgroup
         );
         assert_eq!(
-            duplicate_outcome(Some(&state(live.clone(), 8)), &new),
+            duplicate_outcome(Some(&state(live.clone(), 8)), false, &new),
             Duplicate::OtherCgroup(live.clone())
         );
         assert_eq!(
-            duplicate_outcome(Some(&state(dir.path().join("gone"), 8)), &new),
+            duplicate_outcome(Some(&state(live.clone(), 8)), true, &new),
             Duplicate::Stale
         );
+        // Not a cgroup at all (no such inode / no cgroup.events): over.
+        assert!(container_gone(&state(dir.path().join("gone"), 8)));
+        assert!(container_gone(&state(live, 8)));
     }
 
     #[test]
