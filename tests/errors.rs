@@ -197,3 +197,26 @@ fn hook_refuses_malformed_state_and_missing_pid_and_the_root_cgroup() {
         .unwrap_or_default()
         .contains("root cgroup"));
 }
+
+#[test]
+fn root_without_bpf_capabilities_is_77_and_says_why() {
+    if !can_record() || !prerequisite(have("setpriv"), "setpriv (util-linux)") {
+        return;
+    }
+    let o = Command::new("setpriv")
+        .args([
+            "--inh-caps=-all",
+            "--bounding-set=-bpf,-sys_admin,-perfmon",
+            "--",
+        ])
+        .arg(bin())
+        .args(["record", "--", "true"])
+        .output()
+        .expect("setpriv");
+    assert_eq!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert!(
+        one_line(&o).contains("needs CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON"),
+        "{}",
+        stderr(&o)
+    );
+}

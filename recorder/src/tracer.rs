@@ -43,6 +43,9 @@ pub enum TracerError {
     /// Not root.
     #[error("recording needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run as root")]
     NotRoot,
+    /// Root, but without the capabilities eBPF tracing needs.
+    #[error("recording needs CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON, and this process has neither (effective capabilities {0:#x}: a container or a capability-dropping wrapper?); run it as full root on the host")]
+    MissingCaps(u64),
     /// bpffs is not mounted and could not be mounted.
     #[error("bpffs is not mounted at {0} and mounting it failed (mount -t bpf bpf {0})")]
     NoBpffs(PathBuf, #[source] io::Error),
@@ -115,7 +118,7 @@ pub enum TracerError {
 impl Categorized for TracerError {
     fn category(&self) -> Category {
         match self {
-            TracerError::NotRoot => Category::Permission,
+            TracerError::NotRoot | TracerError::MissingCaps(_) => Category::Permission,
             TracerError::NoBpffs(..) | TracerError::Btf(_) | TracerError::UnsupportedArch(_) => {
                 Category::MissingKernelFeature
             }
@@ -370,7 +373,30 @@ pub fn require_root() -> Result<(), TracerError> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(TracerError::NotRoot);
     }
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(eff) = effective_caps(&status) {
+        if !can_trace(eff) {
+            return Err(TracerError::MissingCaps(eff));
+        }
+    }
     Ok(())
+}
+
+/// The `CapEff` mask of a /proc/PID/status text (pure).
+pub fn effective_caps(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
+/// Whether capabilities `eff` allow loading and attaching our program (pure):
+/// CAP_SYS_ADMIN, or CAP_BPF together with CAP_PERFMON (raw tracepoints).
+pub fn can_trace(eff: u64) -> bool {
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_PERFMON: u64 = 1 << 38;
+    const CAP_BPF: u64 = 1 << 39;
+    eff & CAP_SYS_ADMIN != 0 || (eff & CAP_BPF != 0 && eff & CAP_PERFMON != 0)
 }
 
 /// Syscall numbers (execve, execveat, seccomp, prctl) of an ABI, as the program sees them.
@@ -1291,6 +1317,18 @@ mod tests {
         assert_eq!(trigger_nrs(Some(Arch::X86_64)), [59, 322, 317, 157]);
         assert_eq!(trigger_nrs(Some(Arch::X86)), [11, 358, 354, 172]);
         assert_eq!(trigger_nrs(None), [u32::MAX; 4]);
+    }
+
+    #[test]
+    fn capabilities_for_tracing() {
+        let status = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(effective_caps(status), Some(0x1ff_ffff_ffff));
+        assert!(can_trace(0x1ff_ffff_ffff));
+        assert!(can_trace(1 << 21));
+        assert!(can_trace((1 << 38) | (1 << 39)));
+        assert!(!can_trace(1 << 39));
+        assert!(!can_trace(0));
+        assert_eq!(effective_caps("Name: x\n"), None);
     }
 
     #[test]
