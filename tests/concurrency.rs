@@ -188,3 +188,31 @@ fn the_257th_recording_at_once_is_refused_and_the_others_finish() {
     assert!(!h.link_attached());
     drop(kids);
 }
+
+#[test]
+fn a_hung_lock_holder_makes_the_hook_give_up_in_bounded_time() {
+    use std::os::unix::io::AsRawFd;
+    if !can_record() {
+        return;
+    }
+    let h = Hooks::new("lock");
+    let cg = TestCgroup::new("conc-lock");
+    let mut p = sleeper(&cg);
+    // Someone (a hung seccomp-recorder) holds the state lock.
+    let run = h.dir.path().join("run");
+    std::fs::create_dir_all(&run).expect("run dir");
+    let lock = std::fs::File::create(run.join("lock")).expect("lock file");
+    // SAFETY: flock on our own descriptor.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let started = std::time::Instant::now();
+    let o = h.hook("prestart", &prestart_state("locked", p.id(), "locked.json"));
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(75), "{}", stderr(&o));
+    assert!(stderr(&o).contains("has held"), "{}", stderr(&o));
+    // Well below the 10 s the hook definitions give a hook.
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+    assert!(h.states().is_empty(), "{:?}", h.states());
+    drop(lock);
+    let _ = p.kill();
+    let _ = p.wait();
+}
