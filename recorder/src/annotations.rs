@@ -166,12 +166,14 @@ fn parse_trace_syscall(v: &str) -> Result<(String, Option<String>), AnnotationEr
                 entry: entry.to_owned(),
             });
         };
-        if slot.1.is_empty() || slot.0.is_some() {
+        // `of: /x.json` means `/x.json` (not a relative ` /x.json`).
+        let path = slot.1.trim();
+        if path.is_empty() || slot.0.is_some() {
             return Err(AnnotationError::BadTraceSyscall {
                 entry: entry.to_owned(),
             });
         }
-        *slot.0 = Some(slot.1.to_owned());
+        *slot.0 = Some(path.to_owned());
     }
     Ok((out.ok_or(AnnotationError::NoOutput)?, base))
 }

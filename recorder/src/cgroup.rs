@@ -83,33 +83,35 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
 pub fn cgroup2_mount_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
         // fields: id parent major:minor root mount-point options [optional...] - fstype source super
+        // Fields are separated by single spaces (a mount point may hold other blanks).
         let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
+        let fstype = right.split(' ').next()?;
         if fstype != "cgroup2" {
             return None;
         }
-        let mount_point = left.split_whitespace().nth(4)?;
+        let mount_point = left.split(' ').nth(4)?;
         Some(PathBuf::from(unescape_mountinfo(mount_point)))
     })
 }
 
 fn unescape_mountinfo(s: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as \ooo.
-    let mut out = String::with_capacity(s.len());
+    // mountinfo escapes space, tab, newline and backslash as \ooo; other bytes (UTF-8
+    // of a non-ASCII name) are as they are, so the result is built from bytes.
+    let mut out = Vec::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v as char);
+        if b[i] == b'\\' {
+            if let Some(Ok(v)) = s.get(i + 1..i + 4).map(|o| u8::from_str_radix(o, 8)) {
+                out.push(v);
                 i += 4;
                 continue;
             }
         }
-        out.push(b[i] as char);
+        out.push(b[i]);
         i += 1;
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The cgroup v2 path (relative to the cgroup2 root) in a `/proc/PID/cgroup` text (pure).

@@ -165,7 +165,9 @@ fn gate<E: std::error::Error + Send + Sync + 'static>(result: Result<u8, E>) -> 
     }
 }
 
-/// The error and its causes on one line: "a: b: c".
+/// The error and its causes on one line: "a: b: c". Messages quote what they refuse
+/// (an annotation value, a JSON key): control characters in it are escaped (`\n`,
+/// `\u{1b}`), so hostile input cannot add lines to stderr or the hook log.
 fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
@@ -175,7 +177,15 @@ fn one_line(err: &anyhow::Error) -> String {
         }
         parts.push(s);
     }
-    parts.join(": ")
+    let mut line = String::new();
+    for c in parts.join(": ").chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// The exit-code category of the first error in the chain that knows one.

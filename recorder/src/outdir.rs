@@ -40,9 +40,10 @@ pub enum OutputPathError {
     Io(PathBuf, #[source] io::Error),
 }
 
-/// Classifies an I/O error on `path`: our own refusals (InvalidInput) are bad input.
+/// Classifies an I/O error on `path`: our own refusals (InvalidInput) are bad input,
+/// and so is a name the file system cannot hold (a component over NAME_MAX).
 fn classify(path: PathBuf, e: io::Error) -> OutputPathError {
-    if e.kind() == io::ErrorKind::InvalidInput {
+    if e.kind() == io::ErrorKind::InvalidInput || e.raw_os_error() == Some(libc::ENAMETOOLONG) {
         OutputPathError::Unsafe(path, e)
     } else {
         OutputPathError::Io(path, e)

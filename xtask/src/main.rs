@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask setup | test | demo | bench`.
+//! Project tasks: `cargo xtask setup | test | demo | bench | drill`.
 //!
 //! Every task installs what it needs first (idempotently), so that a fresh machine
 //! needs nothing but `cargo xtask demo` and `cargo xtask test`.
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_hook;
 mod demo;
+mod drill;
 mod podman;
 
 #[derive(Debug, Parser)]
@@ -52,6 +53,13 @@ enum Task {
         #[arg(long)]
         hook_only: bool,
     },
+    /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
+    /// properties with 20,000 cases each; `tails`: the runtime tail measurement).
+    /// Without NAME, list the drills.
+    Drill {
+        /// The drill to run.
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +78,7 @@ fn main() -> ExitCode {
             hook_only: true,
             ..
         } => setup().and_then(|_| bench_hook::run_alone(runs)),
+        Task::Drill { name } => drill::run(name.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -351,8 +351,9 @@ fn unescape_kmsg(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16) {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            // `get`: the two bytes after `\x` may be part of a multi-byte character.
+            if let Some(Ok(v)) = s.get(i + 2..i + 4).map(|h| u8::from_str_radix(h, 16)) {
                 out.push(v);
                 i += 4;
                 continue;
