@@ -337,7 +337,8 @@ fn judge_arg_values(
             }
             Some(ArgVerdict::Denied) => {
                 judged.insert(key.clone());
-                *denied.entry((key.0, key.1, v.args.clone())).or_default() += v.count;
+                let total = denied.entry((key.0, key.1, v.args.clone())).or_default();
+                *total = total.saturating_add(v.count);
             }
             Some(ArgVerdict::Unknown) | None => {
                 undecided.insert(key);

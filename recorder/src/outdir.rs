@@ -317,7 +317,8 @@ pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
         libc::openat(
             dir.as_raw_fd(),
             name.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            // O_NONBLOCK: opening a FIFO planted as a base profile must not wait.
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
         )
     };
     if fd < 0 {
@@ -325,6 +326,12 @@ pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
     }
     // SAFETY: fresh descriptor we own.
     let f = unsafe { File::from_raw_fd(fd) };
+    if !f.metadata().map_err(err)?.file_type().is_file() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let mut buf = Vec::new();
     f.take(16 * 1024 * 1024)
         .read_to_end(&mut buf)
@@ -336,6 +343,17 @@ pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let fifo = d.path().join("base.json");
+        let c = CString::new(fifo.to_str().expect("utf8")).expect("cstr");
+        // SAFETY: mkfifo with a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let dest = policy(d.path()).resolve("base.json").expect("resolve");
+        assert!(matches!(read(&dest), Err(OutputPathError::Unsafe(..))));
+    }
 
     fn policy(dir: &Path) -> OutputPolicy {
         OutputPolicy::new(&[dir.to_owned()]).expect("policy")

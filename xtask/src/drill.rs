@@ -16,7 +16,12 @@ struct Drill {
     run: fn() -> Result<()>,
 }
 
-const DRILLS: [Drill; 2] = [
+const DRILLS: [Drill; 3] = [
+    Drill {
+        name: "load",
+        about: "tests/load.rs with 64 containers recorded at once (own marker each, exact) and 1,000 sequential recordings (root, podman)",
+        run: load,
+    },
     Drill {
         name: "fuzz",
         about: "tests/hostile.rs with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
@@ -122,5 +127,26 @@ fn tails() -> Result<()> {
         bail!("measure-tails.sh failed with {status}");
     }
     println!("drill tails: done (docs/runtime-tails.md lists what the tails should be)");
+    Ok(())
+}
+
+fn load() -> Result<()> {
+    crate::setup()?;
+    let state = crate::IsolatedState::new("drill");
+    let label = "SR_LOAD_CONTAINERS=64 SR_LOAD_SEQUENTIAL=1000 cargo test -p seccomp-recorder --test load -- --nocapture --test-threads 1";
+    let status = timed(
+        label,
+        state
+            .apply(&mut cargo())
+            .args(["test", "-p", "seccomp-recorder", "--test", "load", "--"])
+            .args(["--nocapture", "--test-threads", "1"])
+            .env("SR_LOAD_CONTAINERS", "64")
+            .env("SR_LOAD_SEQUENTIAL", "1000"),
+        |_| {},
+    );
+    state.cleanup(&root().join("target/debug/seccomp-recorder"));
+    if !status?.success() {
+        bail!("the load drill failed");
+    }
     Ok(())
 }

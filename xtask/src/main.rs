@@ -154,7 +154,7 @@ fn apt_missing() -> Vec<&'static str> {
         .collect()
 }
 
-fn setup() -> Result<()> {
+pub(crate) fn setup() -> Result<()> {
     let missing = apt_missing();
     if !missing.is_empty() {
         if !is_root() {
