@@ -220,3 +220,46 @@ fn root_without_bpf_capabilities_is_77_and_says_why() {
         stderr(&o)
     );
 }
+
+#[test]
+fn pins_outside_bpffs_are_69_and_a_fresh_bpffs_works() {
+    if !can_record() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_dir = dir.path().join("run");
+    let pins = dir.path().join("bpf");
+    std::fs::create_dir(&pins).expect("mkdir");
+    let rec = |bpf: &std::path::Path| {
+        Command::new(bin())
+            .args(["record", "-o", "/dev/null", "--", "true"])
+            .env("SECCOMP_RECORDER_BPF_DIR", bpf.join("pins"))
+            .env("SECCOMP_RECORDER_RUN_DIR", &run_dir)
+            .output()
+            .expect("record")
+    };
+    // Not on bpffs: one line, exit 69, before any pin is attempted.
+    let o = rec(&pins);
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    assert!(
+        one_line(&o).contains("is not on a bpf file system"),
+        "{}",
+        stderr(&o)
+    );
+    // A bpffs mounted there: recording works, and unload leaves it empty.
+    let c = std::ffi::CString::new(pins.to_str().expect("utf8")).expect("cstr");
+    let bpf = std::ffi::CString::new("bpf").expect("cstr");
+    // SAFETY: mount(2) with valid C strings.
+    let rc = unsafe { libc::mount(bpf.as_ptr(), c.as_ptr(), bpf.as_ptr(), 0, std::ptr::null()) };
+    assert_eq!(rc, 0, "mount bpffs: {}", std::io::Error::last_os_error());
+    let o = rec(&pins);
+    let ok = o.status.success();
+    let _ = Command::new(bin())
+        .arg("unload")
+        .env("SECCOMP_RECORDER_BPF_DIR", pins.join("pins"))
+        .env("SECCOMP_RECORDER_RUN_DIR", &run_dir)
+        .status();
+    // SAFETY: umount2 of our own mount.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    assert!(ok, "record on a fresh bpffs: {}", stderr(&o));
+}

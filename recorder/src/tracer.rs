@@ -46,6 +46,9 @@ pub enum TracerError {
     /// Root, but without the capabilities eBPF tracing needs.
     #[error("recording needs CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON, and this process has neither (effective capabilities {0:#x}: a container or a capability-dropping wrapper?); run it as full root on the host")]
     MissingCaps(u64),
+    /// A custom pin location is not on a bpf file system.
+    #[error("{0} is not on a bpf file system: SECCOMP_RECORDER_BPF_DIR must lie on bpffs (mount -t bpf bpf DIR)")]
+    NotOnBpffs(PathBuf),
     /// bpffs is not mounted and could not be mounted.
     #[error("bpffs is not mounted at {0} and mounting it failed (mount -t bpf bpf {0})")]
     NoBpffs(PathBuf, #[source] io::Error),
@@ -119,9 +122,10 @@ impl Categorized for TracerError {
     fn category(&self) -> Category {
         match self {
             TracerError::NotRoot | TracerError::MissingCaps(_) => Category::Permission,
-            TracerError::NoBpffs(..) | TracerError::Btf(_) | TracerError::UnsupportedArch(_) => {
-                Category::MissingKernelFeature
-            }
+            TracerError::NoBpffs(..)
+            | TracerError::NotOnBpffs(_)
+            | TracerError::Btf(_)
+            | TracerError::UnsupportedArch(_) => Category::MissingKernelFeature,
             TracerError::Io { .. } => Category::Io,
             // All slots (or cgroup table buckets) taken: try again later.
             TracerError::NoFreeSlot | TracerError::TableFull(_) | TracerError::LockTimeout(_) => {
@@ -322,15 +326,23 @@ impl StateLock {
 
 /// Ensures a bpf file system is mounted at the parent of `base` (mounting it when absent).
 fn ensure_bpffs(base: &Path) -> Result<(), TracerError> {
+    if !base.starts_with("/sys/fs/bpf") {
+        // A custom location must already be on bpffs: say so before pinning fails
+        // with a bare EPERM.
+        let existing = base
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(Path::new("/"));
+        if is_bpffs(existing) {
+            return Ok(());
+        }
+        return Err(TracerError::NotOnBpffs(existing.to_owned()));
+    }
     let mount_point = base
         .ancestors()
         .find(|p| p.parent() == Some(Path::new("/sys/fs")) || p == &Path::new("/sys/fs/bpf"))
         .unwrap_or(Path::new("/sys/fs/bpf"));
     if is_bpffs(mount_point) {
-        return Ok(());
-    }
-    if !base.starts_with("/sys/fs/bpf") {
-        // A custom location must already be on bpffs.
         return Ok(());
     }
     let target = Path::new("/sys/fs/bpf");
