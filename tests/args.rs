@@ -361,6 +361,9 @@ fn podman_recording_with_args_holds_in_podman_and_runc() {
             stdout(&o)
         );
     }
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }
 
 #[test]

@@ -342,4 +342,7 @@ fn podman_container_or_conmon_killed_still_ends_in_a_profile() {
     assert!(stdout(&o).contains("finished"), "{}", stdout(&o));
     assert!(allowed_names(&orphan).contains(&"sync".to_owned()));
     let _ = env.podman(&["rm", "-f", "orphan", "killed"]);
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }

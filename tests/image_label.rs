@@ -142,4 +142,7 @@ fn image_label_profile_is_enforced_under_seccomp_policy_image() {
         stderr(&o)
     );
     let _ = env.podman(&["rmi", "-f", IMAGE]);
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }

@@ -95,6 +95,9 @@ fn containers_recorded_at_once_each_count_their_own_marker_exactly() {
         .map(|d| d.flatten().any(|e| e.path().join("link").exists()))
         .unwrap_or(false);
     assert!(!attached, "still attached");
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }
 
 #[test]

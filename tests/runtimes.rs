@@ -214,6 +214,9 @@ fn podman_with_runc_and_with_crun_profiles_replay_twenty_times() {
     let log = inst.log();
     assert!(log.contains("detected=runc"), "{log}");
     assert!(log.contains("detected=crun"), "{log}");
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }
 
 #[test]
@@ -287,6 +290,9 @@ fn a_podman_crun_recording_runs_under_docker_unless_limited_to_crun() {
         "docker started a profile without runc's tail: {}",
         stdout(&o)
     );
+    // podman first (its Drop waits for conmon's late cleanup hooks), then our pins.
+    drop(env);
+    drop(inst);
 }
 
 /// The docker CLI our binary finds on PATH may be newer than the daemon; put the

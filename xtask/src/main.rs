@@ -334,7 +334,8 @@ fn leftover_check() -> Result<()> {
     let pinned = output(
         Command::new("sh")
             .arg("-c")
-            .arg("ls -d /sys/fs/bpf/seccomp-recorder-test-* 2>/dev/null"),
+            // Every test's private pin directory is named seccomp-recorder-<tag>-<pid>.
+            .arg("ls -d /sys/fs/bpf/seccomp-recorder-* 2>/dev/null"),
     )
     .unwrap_or_default();
     if !pinned.trim().is_empty() {
