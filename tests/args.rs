@@ -18,26 +18,6 @@ const AF_UNIX: u64 = 1;
 const AF_INET: u64 = 2;
 const CLONE_NEW_MASK: u64 = 0x7e02_0080;
 
-/// tests/fixtures/argprobe.c, built static (glibc, pthreads).
-fn argprobe(dir: &Path) -> Option<PathBuf> {
-    if !prerequisite(
-        have("gcc"),
-        "gcc with static glibc (apt-get install gcc libc6-dev)",
-    ) {
-        return None;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/argprobe.c");
-    let exe = dir.join("argprobe");
-    let o = std::process::Command::new("gcc")
-        .args(["-static", "-pthread", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc");
-    assert!(o.status.success(), "gcc argprobe.c: {}", stderr(&o));
-    Some(exe)
-}
-
 fn profile_json(p: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(p).expect("read profile")).expect("profile json")
 }

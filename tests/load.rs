@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::installed::Installed;
 use common::podman::PodmanEnv;
 use common::*;
@@ -16,25 +14,6 @@ fn count_from_env(var: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn argprobe(dir: &Path) -> Option<std::path::PathBuf> {
-    if !prerequisite(
-        have("gcc"),
-        "gcc with static glibc (apt-get install gcc libc6-dev)",
-    ) {
-        return None;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/argprobe.c");
-    let exe = dir.join("argprobe");
-    let o = std::process::Command::new("gcc")
-        .args(["-static", "-pthread", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc");
-    assert!(o.status.success(), "gcc: {}", stderr(&o));
-    Some(exe)
 }
 
 #[test]

@@ -150,16 +150,32 @@ pub fn add_allowed<'a>(
 ) -> LinuxSeccomp {
     let mut all = allow_names(profile);
     all.extend(names.into_iter().map(str::to_owned));
+    with_unconditional(profile, all, Vec::new())
+}
+
+/// `profile` with its unconditional allow rule replaced by one allowing `names`, then
+/// `inserted`, then its other rules as they were (pure).
+fn with_unconditional(
+    profile: &LinuxSeccomp,
+    names: BTreeSet<String>,
+    inserted: Vec<LinuxSyscall>,
+) -> LinuxSeccomp {
     let mut rules: Vec<LinuxSyscall> = Vec::new();
-    if !all.is_empty() {
-        rules.push(allow_rule(all.iter().cloned().collect()));
+    if !names.is_empty() {
+        rules.push(allow_rule(names.into_iter().collect()));
     }
+    rules.extend(inserted);
     for r in profile.syscalls().iter().flatten() {
         if r.action() == LinuxSeccompAction::ScmpActAllow && r.args().is_none() {
             continue;
         }
         rules.push(r.clone());
     }
+    with_rules(profile, rules)
+}
+
+/// `profile` with `rules` (none: no `syscalls` at all) (pure).
+fn with_rules(profile: &LinuxSeccomp, rules: Vec<LinuxSyscall>) -> LinuxSeccomp {
     let mut out = profile.clone();
     out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
     out
@@ -192,20 +208,7 @@ pub fn apply_arg_rules(
             "clone3 was called but is not allowed: seccomp cannot see its flags, so it gets ENOSYS and glibc falls back to clone, which the argument rule checks".to_owned(),
         );
     }
-    let mut rules: Vec<LinuxSyscall> = Vec::new();
-    if !keep.is_empty() {
-        rules.push(allow_rule(keep.into_iter().collect()));
-    }
-    rules.extend(arg_rules.rules);
-    for r in profile.syscalls().iter().flatten() {
-        if r.action() == LinuxSeccompAction::ScmpActAllow && r.args().is_none() {
-            continue;
-        }
-        rules.push(r.clone());
-    }
-    let mut out = profile.clone();
-    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
-    (out, warnings)
+    (with_unconditional(profile, keep, arg_rules.rules), warnings)
 }
 
 /// Drops conditional allow rules (and names in them) that an unconditional allow
@@ -232,9 +235,7 @@ fn drop_moot_conditions(profile: &LinuxSeccomp) -> LinuxSeccomp {
             rules.push(kept);
         }
     }
-    let mut out = profile.clone();
-    out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
-    out
+    with_rules(profile, rules)
 }
 
 /// Syscalls whose callers take their fallback only on ENOSYS: glibc 2.34+ creates

@@ -297,6 +297,41 @@ fn split_watcher(
     })
 }
 
+/// The state file of a recording this process owns and finishes itself (`gc` finishes
+/// it only if this process dies): `cmd-PID` or `attach-PID`.
+fn own_state(
+    kind: Kind,
+    cgroup_dir: PathBuf,
+    cgroup_id: u64,
+    (runtime, runtime_signal): (Option<Runtime>, Option<String>),
+    record_args: bool,
+) -> RecordingState {
+    let prefix = if kind == Kind::Attached {
+        "attach"
+    } else {
+        "cmd"
+    };
+    RecordingState {
+        id: format!("{prefix}-{}", std::process::id()),
+        kind,
+        cgroup_dir,
+        cgroup_id,
+        slot: None,
+        output: None,
+        stats: None,
+        report: None,
+        recorded: None,
+        format: None,
+        base: None,
+        errno: DefaultErrnoRepr::Enosys,
+        owner_pid: Some(std::process::id() as i32),
+        started_unix: state::now_unix(),
+        runtime,
+        runtime_signal,
+        record_args,
+    }
+}
+
 /// Runs `command` in a fresh cgroup, recording from its exec on.
 pub fn record_command(
     paths: &TracerPaths,
@@ -310,25 +345,13 @@ pub fn record_command(
     let mut tracer = Tracer::open(paths)?;
     // A state file lets `gc` release the slot if this process is killed.
     let store = StateStore::new(&paths.run_dir);
-    let mut state = RecordingState {
-        id: format!("cmd-{}", std::process::id()),
-        kind: Kind::Command,
-        cgroup_dir: scratch.dir().to_owned(),
-        cgroup_id: scratch.id.0,
-        slot: None,
-        output: None,
-        stats: None,
-        report: None,
-        recorded: None,
-        format: None,
-        base: None,
-        errno: DefaultErrnoRepr::Enosys,
-        owner_pid: Some(std::process::id() as i32),
-        started_unix: state::now_unix(),
-        runtime: None,
-        runtime_signal: None,
+    let mut state = own_state(
+        Kind::Command,
+        scratch.dir().to_owned(),
+        scratch.id.0,
+        (None, None),
         record_args,
-    };
+    );
     store.save(&state)?;
     let _forget = StateFileGuard {
         store: &store,
@@ -547,25 +570,13 @@ pub fn record_attached(
     }
     let mut tracer = Tracer::open(paths)?;
     let store = StateStore::new(&paths.run_dir);
-    let mut state = RecordingState {
-        id: format!("attach-{}", std::process::id()),
-        kind: Kind::Attached,
-        cgroup_dir: target.dir.clone(),
-        cgroup_id: id.0,
-        slot: None,
-        output: None,
-        stats: None,
-        report: None,
-        recorded: None,
-        format: None,
-        base: None,
-        errno: DefaultErrnoRepr::Enosys,
-        owner_pid: Some(std::process::id() as i32),
-        started_unix: state::now_unix(),
-        runtime: target.runtime,
-        runtime_signal: target.signal.clone(),
+    let mut state = own_state(
+        Kind::Attached,
+        target.dir.clone(),
+        id.0,
+        (target.runtime, target.signal.clone()),
         record_args,
-    };
+    );
     store.save(&state)?;
     let _forget = StateFileGuard {
         store: &store,

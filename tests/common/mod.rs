@@ -85,6 +85,27 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// tests/fixtures/argprobe.c built static (glibc, pthreads) into `dir`; `None` when
+/// gcc is missing and CI is not set (a missing prerequisite fails under CI=true).
+pub fn argprobe(dir: &Path) -> Option<PathBuf> {
+    if !prerequisite(
+        have("gcc"),
+        "gcc with static glibc (apt-get install gcc libc6-dev)",
+    ) {
+        return None;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/argprobe.c");
+    let exe = dir.join("argprobe");
+    let o = Command::new("gcc")
+        .args(["-static", "-pthread", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(o.status.success(), "gcc argprobe.c: {}", stderr(&o));
+    Some(exe)
+}
+
 /// One step of a generated assembly program.
 #[derive(Debug, Clone, Copy)]
 pub enum Step {

@@ -413,7 +413,7 @@ fn mountinfo() -> Vec<Mount> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -523,7 +523,7 @@ fn fix_hybrid_cgroups() -> Result<(), String> {
 }
 
 /// A static busybox on PATH (a dynamic one would not run in the bare rootfs).
-fn find_static_busybox() -> Option<PathBuf> {
+pub fn find_static_busybox() -> Option<PathBuf> {
     let p = PathBuf::from(which_opt("busybox")?);
     let elf = fs::read(&p).ok()?;
     (!has_interp(&elf)).then_some(p)
@@ -551,7 +551,7 @@ fn has_interp(elf: &[u8]) -> bool {
     })
 }
 
-fn make_busybox_rootfs(rootfs: &Path, busybox: &Path) {
+pub fn make_busybox_rootfs(rootfs: &Path, busybox: &Path) {
     let bin = rootfs.join("bin");
     fs::create_dir_all(&bin).expect("rootfs/bin");
     for d in ["proc", "sys", "dev", "etc", "tmp", "run", "root"] {
@@ -578,7 +578,7 @@ fn toml_str(p: &Path) -> String {
     serde_json::to_string(&p.to_string_lossy()).expect("string")
 }
 
-fn which_opt(tool: &str) -> Option<String> {
+pub fn which_opt(tool: &str) -> Option<String> {
     let o = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
@@ -588,6 +588,6 @@ fn which_opt(tool: &str) -> Option<String> {
     (o.status.success() && s.starts_with('/')).then_some(s)
 }
 
-fn which(tool: &str) -> String {
+pub fn which(tool: &str) -> String {
     which_opt(tool).unwrap_or_else(|| panic!("{tool} not on PATH"))
 }

@@ -60,7 +60,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -711,89 +711,7 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
         .collect()
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A static busybox on PATH (a dynamic one would not run in the bare rootfs).
-pub fn find_static_busybox() -> Option<PathBuf> {
-    let p = PathBuf::from(which_opt("busybox")?);
-    let elf = fs::read(&p).ok()?;
-    (!has_interp(&elf)).then_some(p)
-}
-
-/// Whether an ELF64 file has a PT_INTERP program header (i.e. is dynamically linked).
-fn has_interp(elf: &[u8]) -> bool {
-    let u16_at = |o: usize| {
-        elf.get(o..o + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-    };
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-    };
-    if elf.get(..4) != Some(b"\x7fELF") {
-        return true;
-    }
-    let (Some(phoff), Some(size), Some(num)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
-        return true;
-    };
-    (0..num).any(|i| {
-        let o = phoff + i * size;
-        elf.get(o..o + 4) == Some(&3u32.to_le_bytes()[..])
-    })
-}
-
-/// `rootfs/bin/busybox` + relative applet links `bin/X -> busybox` (busybox
-/// --install -s would write absolute links to the host's path), and the usual empty
-/// top-level dirs (`tmp` mode 1777).
-pub fn make_busybox_rootfs(rootfs: &Path, busybox: &Path) {
-    let bin = rootfs.join("bin");
-    fs::create_dir_all(&bin).expect("rootfs/bin");
-    for d in ["proc", "sys", "dev", "etc", "tmp", "run", "root"] {
-        fs::create_dir_all(rootfs.join(d)).expect("rootfs dir");
-    }
-    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("chmod");
-    // Only /bin: with /usr/sbin or /sbin links, a PATH lookup would find those first.
-    fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
-    let list = Command::new(busybox)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    assert!(list.status.success(), "busybox --list failed");
-    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-        if applet != "busybox" {
-            symlink("busybox", bin.join(applet)).expect("applet link");
-        }
-    }
-}
-
-fn which_opt(tool: &str) -> Option<String> {
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .ok()?;
-    let s = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-    (o.status.success() && s.starts_with('/')).then_some(s)
-}
-
-fn which(tool: &str) -> String {
-    which_opt(tool).unwrap_or_else(|| panic!("{tool} not on PATH"))
-}
+// The busybox rootfs, mountinfo and PATH helpers are podman.rs's, shared here (and
+// with docker.rs through this module).
+use super::podman::which;
+pub use super::podman::{find_static_busybox, make_busybox_rootfs, unescape};
