@@ -91,6 +91,17 @@ impl Attached {
 /// A static program that spins (`access(trigger)` + `sched_yield`) until `trigger`
 /// exists, then calls getppid `n` times and exits.
 fn wait_then_getppid(dir: &Path, trigger: &Path, n: u32) -> PathBuf {
+    spin_then_getppid(dir, trigger, n, true)
+}
+
+/// Like [`wait_then_getppid`]; without `yields` the spin is `access` alone, so the
+/// program stays on its CPU without a context switch.
+fn spin_then_getppid(dir: &Path, trigger: &Path, n: u32, yields: bool) -> PathBuf {
+    let pause = if yields {
+        "movq $24, %rax\n    syscall"
+    } else {
+        "nop"
+    };
     let src = format!(
         r#".globl _start
 .text
@@ -101,8 +112,7 @@ _start:
     syscall
     testq %rax, %rax
     jz 2f
-    movq $24, %rax
-    syscall
+    {pause}
     jmp 1b
 2:  movq ${n}, %r12
 3:  movq $110, %rax
@@ -117,10 +127,10 @@ path: .asciz "{}"
 "#,
         trigger.display()
     );
-    let s = dir.join("spin.s");
+    let s = dir.join(format!("spin-{yields}.s"));
     std::fs::write(&s, src).expect("write asm");
-    let o = dir.join("spin.o");
-    let exe = dir.join("spin");
+    let o = dir.join(format!("spin-{yields}.o"));
+    let exe = dir.join(format!("spin-{yields}-{n}"));
     assert!(Command::new("as")
         .arg("-o")
         .arg(&o)
@@ -219,6 +229,62 @@ fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
     for n in ["execve", "futex", "capset", "fstatfs", "getppid"] {
         assert!(names.contains(&n.to_owned()), "{n} not in {names:?}");
     }
+}
+
+/// The recorder keeps, per CPU, which recording the running task belongs to, until
+/// the next context switch. A task moved into the recorded cgroup while it runs (no
+/// switch) must be counted from its next call: the move itself makes every cache stale.
+#[test]
+fn a_running_task_moved_into_the_recorded_cgroup_counts_from_its_next_call() {
+    if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recorded = TestCgroup::new("attach-move-to");
+    let elsewhere = TestCgroup::new("attach-move-from");
+    // A member that keeps the recorded cgroup populated until the end.
+    let mut keeper = recorded.spawn(Path::new("/bin/sleep"), &["60"]);
+    let stats = dir.path().join("move.stats.json");
+    let out = dir.path().join("move.json");
+    let mut rec = Attached::start(
+        &[
+            "--cgroup",
+            recorded.dir.to_str().expect("utf8"),
+            "--runtime",
+            "none",
+            "--stats",
+            stats.to_str().expect("utf8"),
+            "-o",
+            out.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    rec.wait_attached();
+    let rounds = 5;
+    for round in 0..rounds {
+        let trigger = dir.path().join(format!("go-{round}"));
+        let prog = spin_then_getppid(dir.path(), &trigger, 20_000, false);
+        let mut spinner = elsewhere.spawn(&prog, &[]);
+        // Spinning (outside every recording) on its CPU, its cache says "outside".
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::write(recorded.dir.join("cgroup.procs"), spinner.id().to_string())
+            .expect("move the spinner");
+        std::fs::write(&trigger, b"").expect("trigger");
+        assert!(spinner.wait().expect("wait spinner").success());
+    }
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+    let (code, err) = rec.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    let s = read_stats(&stats);
+    // Every getppid came after the move (the spinner only makes them once the trigger
+    // exists, which is written after the move).
+    assert_eq!(
+        count_of(&s, "SCMP_ARCH_X86_64", "getppid"),
+        rounds * 20_000,
+        "{s:?}"
+    );
+    assert_eq!(count_of(&s, "SCMP_ARCH_X86_64", "exit"), rounds, "{s:?}");
 }
 
 #[test]

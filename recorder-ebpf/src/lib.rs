@@ -69,6 +69,33 @@ pub struct Config {
     pub used: [u64; (MAX_RECORDINGS as usize).div_ceil(64)],
 }
 
+/// Index in the `EPOCH` map of the word user space changes after every change of the
+/// recorded set (config, cgroup table).
+pub const EPOCH_USER: u32 = 0;
+/// Index in the `EPOCH` map of the word the program adds one to on every cgroup
+/// migration (`cgroup_attach_task`).
+pub const EPOCH_KERNEL: u32 = 1;
+/// Entries of the `EPOCH` map.
+pub const EPOCH_WORDS: u32 = 2;
+/// [`TaskCache::slot`] of a task outside every recorded cgroup.
+pub const SLOT_NONE: u32 = u32::MAX;
+
+/// Per CPU: which recording the task running on this CPU belongs to, as found by the
+/// last full lookup. Valid while `valid != 0` (cleared at every context switch) and both
+/// epochs are unchanged (no recording added or removed, no task moved between cgroups).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskCache {
+    /// `EPOCH[EPOCH_USER]` when the lookup was made.
+    pub epoch_user: u64,
+    /// `EPOCH[EPOCH_KERNEL]` when the lookup was made.
+    pub epoch_kernel: u64,
+    /// The task's recording slot, or [`SLOT_NONE`].
+    pub slot: u32,
+    /// Non-zero while the entry describes the task on this CPU.
+    pub valid: u32,
+}
+
 /// `CgroupEntry::cgroup_id` of a removed entry.
 pub const CGROUP_TOMBSTONE: u64 = u64::MAX;
 
@@ -192,10 +219,18 @@ pub const fn counter_row(slot: u32, abi: u32) -> u32 {
 
 /// Names of the pinned objects below the pin directory.
 pub mod pins {
-    /// The program.
+    /// The `sys_enter` program (pinned last: its presence means "fully loaded").
     pub const PROGRAM: &str = "prog";
-    /// The raw tracepoint link (present only while attached).
+    /// The `sched_switch` program (invalidates the per-CPU task cache).
+    pub const PROGRAM_SWITCH: &str = "prog_switch";
+    /// The `cgroup_attach_task` program (counts cgroup migrations).
+    pub const PROGRAM_MIGRATE: &str = "prog_migrate";
+    /// The `sys_enter` link (present only while attached; attached last, detached first).
     pub const LINK: &str = "link";
+    /// The `sched_switch` link (attached before [`LINK`], detached after it).
+    pub const LINK_SWITCH: &str = "link_switch";
+    /// The `cgroup_attach_task` link (attached before [`LINK`], detached after it).
+    pub const LINK_MIGRATE: &str = "link_migrate";
     /// `Config` array (one entry).
     pub const CONFIG: &str = "CONFIG";
     /// `CgroupEntry` array.
@@ -210,8 +245,14 @@ pub mod pins {
     pub const OVERFLOW: &str = "OVERFLOW";
     /// Distinct argument values (`ArgKey` → calls).
     pub const ARGS: &str = "ARGS";
+    /// `EPOCH` array: [`super::EPOCH_USER`] and [`super::EPOCH_KERNEL`].
+    pub const EPOCH: &str = "EPOCH";
+    /// Per-CPU [`super::TaskCache`].
+    pub const TASK_CACHE: &str = "TASK_CACHE";
     /// Every map, in pinning order.
-    pub const MAPS: [&str; 7] = [CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW, ARGS];
+    pub const MAPS: [&str; 9] = [
+        CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW, ARGS, EPOCH, TASK_CACHE,
+    ];
 }
 
 #[cfg(feature = "user")]
@@ -220,6 +261,7 @@ mod user {
     unsafe impl aya::Pod for super::CgroupEntry {}
     unsafe impl aya::Pod for super::Config {}
     unsafe impl aya::Pod for super::SlotState {}
+    unsafe impl aya::Pod for super::TaskCache {}
     unsafe impl aya::Pod for super::FirstUseKey {}
     unsafe impl aya::Pod for super::FirstUse {}
     unsafe impl aya::Pod for super::ArgSpec {}

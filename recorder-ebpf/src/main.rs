@@ -1,9 +1,13 @@
 //! The eBPF program: a raw tracepoint on `sys_enter` that counts syscalls per recorded
 //! cgroup (and its descendants), per syscall ABI, per syscall number.
 //!
-//! Hot path outside recorded cgroups: one helper call per active cgroup level and an
-//! inlined array probe. Inside: the slot state, one atomic add, and (only on a counter's
-//! first use) a first-use record.
+//! Hot path: a per-CPU cache says which recording (if any) the running task belongs to;
+//! two inlined array loads and two compares, no helper call. The cache is cleared at
+//! every context switch (`sched_switch`) and goes stale when user space changes the
+//! recorded set or a task moves between cgroups (`cgroup_attach_task`); then one full
+//! lookup (a helper call per active cgroup level and an inlined table probe) refills it.
+//! Inside a recording: the slot state, one helper call for the task's ABI, one atomic
+//! add, and (only on a counter's first use) a first-use record.
 #![cfg_attr(target_arch = "bpf", no_std, no_main, feature(core_intrinsics))]
 #![cfg_attr(target_arch = "bpf", allow(internal_features))]
 
@@ -19,14 +23,15 @@ mod program {
             generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task_btf},
         },
         macros::{map, raw_tracepoint},
-        maps::{Array, HashMap},
+        maps::{Array, HashMap, PerCpuArray},
         programs::RawTracePointContext,
     };
     use recorder_ebpf::{
         counter_row, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
-        ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS, CGROUP_PROBES,
-        MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED,
-        SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS,
+        CGROUP_PROBES, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES,
+        MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING,
+        START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -63,21 +68,34 @@ mod program {
     const SECCOMP_MODE_FILTER: u64 = 2;
     const TASK_SECCOMP_MODE_FILTER: i32 = 2;
 
-    /// Reads the 32-bit field at byte `off` of the current `task_struct`: a direct load
-    /// through the BTF-typed task pointer (the verifier checks the constant offset
-    /// against the kernel's BTF), much cheaper than `bpf_probe_read_kernel`.
-    #[inline(always)]
-    fn current_task_u32(off: u32) -> u32 {
-        // SAFETY: helper call returning the (never null) current task.
-        let task = unsafe { bpf_get_current_task_btf() } as *const u8;
-        // SAFETY: `off` is a load-time constant from .rodata, checked by the verifier.
-        unsafe { core::ptr::read_volatile(task.add(off as usize) as *const u32) }
-    }
+    /// The current task, fetched at most once per program run (one helper call).
+    struct Current(*const u8);
 
-    /// Whether the current task runs under a seccomp filter.
-    #[inline(always)]
-    fn task_filtered() -> bool {
-        current_task_u32(global(&SECCOMP_MODE_OFFSET)) as i32 == TASK_SECCOMP_MODE_FILTER
+    impl Current {
+        #[inline(always)]
+        fn get(&mut self) -> *const u8 {
+            if self.0.is_null() {
+                // SAFETY: helper call returning the (never null) current task.
+                self.0 = unsafe { bpf_get_current_task_btf() } as *const u8;
+            }
+            self.0
+        }
+
+        /// Reads the 32-bit field at byte `off` of the current `task_struct`: a direct
+        /// load through the BTF-typed task pointer (the verifier checks the constant
+        /// offset against the kernel's BTF), much cheaper than `bpf_probe_read_kernel`.
+        #[inline(always)]
+        fn u32_at(&mut self, off: u32) -> u32 {
+            let task = self.get();
+            // SAFETY: `off` is a load-time constant from .rodata, checked by the verifier.
+            unsafe { core::ptr::read_volatile(task.add(off as usize) as *const u32) }
+        }
+
+        /// Whether the current task runs under a seccomp filter.
+        #[inline(always)]
+        fn filtered(&mut self) -> bool {
+            self.u32_at(global(&SECCOMP_MODE_OFFSET)) as i32 == TASK_SECCOMP_MODE_FILTER
+        }
     }
 
     #[map(name = "CONFIG")]
@@ -97,6 +115,13 @@ mod program {
     #[map(name = "FIRST_USE")]
     static FIRST_USE: HashMap<FirstUseKey, FirstUse> =
         HashMap::with_max_entries(MAX_RECORDINGS * 512, 0);
+    /// [`EPOCH_USER`]: changed by user space after each change of the recorded set;
+    /// [`EPOCH_KERNEL`]: counts cgroup migrations.
+    #[map(name = "EPOCH")]
+    static EPOCH: Array<u64> = Array::with_max_entries(EPOCH_WORDS, 0);
+    /// Which recording the task running on this CPU belongs to (see [`TaskCache`]).
+    #[map(name = "TASK_CACHE")]
+    static TASK_CACHE: PerCpuArray<TaskCache> = PerCpuArray::with_max_entries(1, 0);
 
     #[inline(always)]
     fn global<T: Copy>(v: &'static T) -> T {
@@ -109,6 +134,60 @@ mod program {
     pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
         let _ = try_sys_enter(&ctx);
         0
+    }
+
+    /// At every context switch: the per-CPU task cache no longer describes the task
+    /// that runs next.
+    #[raw_tracepoint(tracepoint = "sched_switch")]
+    pub fn sched_switch(_ctx: RawTracePointContext) -> i32 {
+        if let Some(c) = TASK_CACHE.get_ptr_mut(0) {
+            // SAFETY: pointer into this CPU's map value.
+            unsafe { (*c).valid = 0 };
+        }
+        0
+    }
+
+    /// After every cgroup migration: every CPU's task cache is stale (the moved task may
+    /// be running elsewhere right now).
+    #[raw_tracepoint(tracepoint = "cgroup_attach_task")]
+    pub fn cgroup_attach_task(_ctx: RawTracePointContext) -> i32 {
+        if let Some(p) = EPOCH.get_ptr_mut(EPOCH_KERNEL) {
+            // SAFETY: aligned u64 inside the map value.
+            unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1) };
+        }
+        0
+    }
+
+    /// The recording slot of the current task ([`SLOT_NONE`] outside every one): from
+    /// this CPU's cache when it is valid, else by a full lookup that refills it.
+    #[inline(always)]
+    fn current_slot() -> u32 {
+        let (Some(cache), Some(eu), Some(ek)) = (
+            TASK_CACHE.get_ptr_mut(0),
+            EPOCH.get_ptr(EPOCH_USER),
+            EPOCH.get_ptr(EPOCH_KERNEL),
+        ) else {
+            return SLOT_NONE;
+        };
+        // SAFETY: pointers into map values, valid for the program's run.
+        let (c, eu, ek) = unsafe { (&mut *cache, eu, ek) };
+        // SAFETY: aligned u64 map values; racing writers only ever change them.
+        let (user, kernel) =
+            unsafe { (core::ptr::read_volatile(eu), core::ptr::read_volatile(ek)) };
+        if c.valid != 0 && c.epoch_user == user && c.epoch_kernel == kernel {
+            return c.slot;
+        }
+        // The epochs were read before the table: a change after this point leaves the
+        // entry with an old epoch, so the next call looks again.
+        let slot = match CONFIG.get(0) {
+            Some(cfg) if cfg.level_count != 0 => find_slot(cfg).unwrap_or(SLOT_NONE),
+            _ => SLOT_NONE,
+        };
+        c.epoch_user = user;
+        c.epoch_kernel = kernel;
+        c.slot = slot;
+        c.valid = 1;
+        slot
     }
 
     /// Does nothing: attached by the benchmark to measure the irreducible cost of any
@@ -201,31 +280,28 @@ mod program {
     }
 
     #[inline(always)]
-    fn abi_of(id: u64) -> (u32, u64) {
+    fn abi_of(task: &mut Current, id: u64) -> (u32, u64) {
         if global(&X32_ENABLED) != 0 && id & X32_SYSCALL_BIT != 0 && (id as i64) >= 0 {
             return (ABI_X32, id & !X32_SYSCALL_BIT);
         }
         let mask = global(&COMPAT_MASK);
-        if mask != 0 {
-            if current_task_u32(global(&COMPAT_OFFSET)) & mask != 0 {
-                return (ABI_COMPAT, id);
-            }
+        // TS_COMPAT is per call (a 64-bit task may make an int 0x80 call), so this is
+        // read on every call, never cached.
+        if mask != 0 && task.u32_at(global(&COMPAT_OFFSET)) & mask != 0 {
+            return (ABI_COMPAT, id);
         }
         (ABI_NATIVE, id)
     }
 
     fn try_sys_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
-        let cfg = CONFIG.get(0).ok_or(1i64)?;
-        if cfg.level_count == 0 {
+        let slot = current_slot();
+        if slot == SLOT_NONE {
             return Ok(());
         }
-        let slot = match find_slot(cfg) {
-            Some(s) => s,
-            None => return Ok(()),
-        };
         let state = SLOTS.get_ptr_mut(slot).ok_or(1i64)?;
         let id: u64 = ctx.arg(1);
-        let (abi, nr) = abi_of(id);
+        let mut task = Current(core::ptr::null());
+        let (abi, nr) = abi_of(&mut task, id);
         // SAFETY: pointer into a map value, valid for the program's run.
         let st = unsafe { &mut *state };
         if st.state != SLOT_RECORDING {
@@ -246,7 +322,7 @@ mod program {
             if !counts {
                 return Ok(());
             }
-        } else if st.filtered_only != 0 && !task_filtered() {
+        } else if st.filtered_only != 0 && !task.filtered() {
             return Ok(());
         }
         count(slot, abi, nr);

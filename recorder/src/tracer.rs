@@ -18,8 +18,8 @@ use aya::{EbpfError, EbpfLoader};
 use recorder_ebpf::{
     counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
     ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_BUCKETS, CGROUP_PROBES, CGROUP_TOMBSTONE,
-    MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING, START_AT_EXEC,
-    START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
+    EPOCH_USER, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING,
+    START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
 use crate::btf::{self, BtfError, CompatProbe};
@@ -639,6 +639,19 @@ fn load_and_pin_with(
             source: io::Error::other(e),
         })?;
     }
+    // The cache keepers first: the `sys_enter` program pin means "fully loaded".
+    for (name, pin) in [
+        ("sched_switch", pins::PROGRAM_SWITCH),
+        ("cgroup_attach_task", pins::PROGRAM_MIGRATE),
+    ] {
+        load_raw_tracepoint(&mut ebpf, name)?
+            .pin(dir.join(pin))
+            .map_err(|e| TracerError::Io {
+                what: "cannot pin program at",
+                path: dir.join(pin),
+                source: io::Error::other(e),
+            })?;
+    }
     let program = load_raw_tracepoint(&mut ebpf, "sys_enter")?;
     // The program pin is written last: its presence means "fully loaded".
     program
@@ -682,6 +695,7 @@ pub struct Tracer {
     first_use: BpfHashMap<MapData, FirstUseKey, FirstUse>,
     overflow: BpfHashMap<MapData, FirstUseKey, u64>,
     arg_values: BpfHashMap<MapData, ArgKey, u64>,
+    epoch: Array<MapData, u64>,
 }
 
 /// One counted syscall of a recording.
@@ -758,6 +772,7 @@ impl Tracer {
             first_use: open_map(&dir, pins::FIRST_USE)?,
             overflow: open_map(&dir, pins::OVERFLOW)?,
             arg_values: open_map(&dir, pins::ARGS)?,
+            epoch: open_map(&dir, pins::EPOCH)?,
             dir,
         })
     }
@@ -1067,6 +1082,8 @@ impl Tracer {
         self.config
             .set(0, config_for(&members)?, 0)
             .map_err(map_err("cannot write config"))?;
+        // Every CPU's task cache may still name this slot.
+        self.bump_epoch()?;
         // Forget first-use records of this slot: only counters that moved have one.
         for abi in 0..ABI_COUNT {
             let row = self
@@ -1121,31 +1138,70 @@ impl Tracer {
         self.dir.join(pins::LINK).exists()
     }
 
+    /// Makes every CPU's task cache stale: the next call on each CPU looks the task up
+    /// again. Called after every change of the config or the cgroup table.
+    fn bump_epoch(&mut self) -> Result<(), TracerError> {
+        let now = self
+            .epoch
+            .get(&EPOCH_USER, 0)
+            .map_err(map_err("cannot read epoch"))?;
+        self.epoch
+            .set(EPOCH_USER, now.wrapping_add(1), 0)
+            .map_err(map_err("cannot write epoch"))
+    }
+
+    /// Attaches the cache keepers (`sched_switch`, `cgroup_attach_task`), makes the
+    /// caches stale, then attaches `sys_enter`: the cache is only ever used while it is
+    /// kept. Each step is skipped when already done (its link is pinned).
     fn attach(&mut self) -> Result<(), TracerError> {
-        let link_path = self.dir.join(pins::LINK);
+        for (prog, tracepoint, link) in [
+            (pins::PROGRAM_SWITCH, "sched_switch", pins::LINK_SWITCH),
+            (
+                pins::PROGRAM_MIGRATE,
+                "cgroup_attach_task",
+                pins::LINK_MIGRATE,
+            ),
+        ] {
+            self.attach_one(prog, tracepoint, link)?;
+        }
+        // Entries filled while the keepers were detached are stale from here on.
+        self.bump_epoch()?;
+        self.attach_one(pins::PROGRAM, "sys_enter", pins::LINK)
+    }
+
+    fn attach_one(&self, prog: &str, tracepoint: &str, link: &str) -> Result<(), TracerError> {
+        let link_path = self.dir.join(link);
         if link_path.exists() {
             return Ok(());
         }
-        let mut program = RawTracePoint::from_pin(self.dir.join(pins::PROGRAM))
+        let mut program = RawTracePoint::from_pin(self.dir.join(prog))
             .map_err(prog_err("cannot open pinned program"))?;
         let id = program
-            .attach("sys_enter")
-            .map_err(prog_err("cannot attach to raw tracepoint sys_enter"))?;
-        let link: FdLink = program
+            .attach(tracepoint)
+            .map_err(prog_err("cannot attach to a raw tracepoint"))?;
+        let fd_link: FdLink = program
             .take_link(id)
             .map_err(prog_err("cannot take link"))?
             .into();
-        link.pin(&link_path).map_err(|e| TracerError::Io {
+        fd_link.pin(&link_path).map_err(|e| TracerError::Io {
             what: "cannot pin link at",
             path: link_path.clone(),
             source: io::Error::other(e),
         })?;
-        tracing::debug!("attached to sys_enter");
+        tracing::debug!(tracepoint, "attached");
         Ok(())
     }
 
+    /// Detaches `sys_enter` first, then the cache keepers.
     fn detach(&mut self) -> Result<(), TracerError> {
-        let link_path = self.dir.join(pins::LINK);
+        for link in [pins::LINK, pins::LINK_SWITCH, pins::LINK_MIGRATE] {
+            self.detach_one(link)?;
+        }
+        Ok(())
+    }
+
+    fn detach_one(&self, link: &str) -> Result<(), TracerError> {
+        let link_path = self.dir.join(link);
         if !link_path.exists() {
             return Ok(());
         }
@@ -1154,11 +1210,11 @@ impl Tracer {
             path: link_path.clone(),
             source: io::Error::other(e),
         })?;
-        let link = pinned
+        let fd_link = pinned
             .unpin()
             .map_err(io_err("cannot unpin link", &link_path))?;
-        drop(link);
-        tracing::debug!("detached from sys_enter");
+        drop(fd_link);
+        tracing::debug!(link, "detached");
         Ok(())
     }
 }
