@@ -27,6 +27,8 @@ use crate::{cargo, output, root, sh, IsolatedState};
 
 /// Rounds of the per-syscall loop (each round measures every configuration once).
 const LOOP_ROUNDS: usize = 7;
+/// Rounds of the per-syscall loop in `bench --quick`.
+const QUICK_ROUNDS: usize = 2;
 /// Each round runs every configuration this many times with N / SLICES calls, in turn:
 /// the machine's speed changes over seconds (other VMs), so the configurations are
 /// interleaved finely and each sees the same conditions.
@@ -56,7 +58,7 @@ const IDLE_TOLERANCE: f64 = 0.02;
 const INNER_ENV: &str = "XTASK_BENCH_WITH_FLOOR";
 
 /// Entry point of `cargo xtask bench`.
-pub fn run(iterations: u64, runs: usize) -> Result<()> {
+pub fn run(iterations: u64, runs: usize, quick: bool) -> Result<()> {
     ensure!(iterations >= 10_000, "--iterations must be at least 10000");
     ensure!(runs >= 3, "--runs must be at least 3");
     ensure!(
@@ -79,6 +81,7 @@ pub fn run(iterations: u64, runs: usize) -> Result<()> {
             .args(["run", "--quiet", "-p", "xtask", "--features", "floor", "--"])
             .args(["bench", "--iterations", &iterations.to_string()])
             .args(["--runs", &runs.to_string()])
+            .args(quick.then_some("--quick"))
             .env(INNER_ENV, "1")
             .status()
             .context("cannot run cargo to build xtask with the `floor` feature")?;
@@ -96,6 +99,14 @@ pub fn run(iterations: u64, runs: usize) -> Result<()> {
     catch_interrupts();
 
     let mut bench = Bench::new(bin.clone())?;
+    if quick {
+        let (goals, pass) = bench.quick(iterations, QUICK_ROUNDS)?;
+        drop(bench);
+        println!("{goals}");
+        ensure!(pass, "bench --quick: a goal was missed (above)");
+        eprintln!("xtask: bench --quick: every goal met");
+        return Ok(());
+    }
     let mut report = bench.all(iterations, runs)?;
     drop(bench);
     let work = std::env::temp_dir().join(format!("xtask-bench-hook-{}", std::process::id()));
@@ -392,7 +403,7 @@ impl Bench {
         );
         self.run_loop(&prog, slice_n, Place::Own)?;
 
-        let loop_samples = self.loop_rounds(&prog, slice_n)?;
+        let loop_samples = self.loop_rounds(&prog, slice_n, LOOP_ROUNDS)?;
         let (true_bare, true_warm, true_cold) = self.record_true(runs)?;
         let strace_loop = self.strace_loop(&strace_prog, strace_n)?;
         let busy = self.busy()?;
@@ -417,15 +428,41 @@ impl Bench {
         }))
     }
 
+    /// `bench --quick`: the per-syscall goals only, from a short interleaved run.
+    /// Returns the goal lines and whether every goal was met.
+    fn quick(&mut self, iterations: u64, rounds: usize) -> Result<(String, bool)> {
+        let slice_n = iterations / SLICES as u64;
+        let prog = loop_program(&self.work, "getppid-loop", slice_n)?;
+        let other = own_cgroup_dir()?.join(format!("xtask-bench-{}", std::process::id()));
+        std::fs::create_dir(&other)
+            .with_context(|| format!("cannot create cgroup {}", other.display()))?;
+        self.other_cgroup = Some(other);
+        self.record_status(&["true"])
+            .context("warm-up record -- true")?;
+        self.run_loop(&prog, slice_n, Place::Own)?;
+        let samples = self.loop_rounds(&prog, slice_n, rounds)?;
+        let goals = loop_goals(&samples);
+        let mut s = String::new();
+        for g in &goals {
+            let _ = writeln!(s, "{}: {} ({})", g.what, g.measured, g.verdict);
+        }
+        Ok((s, goals.iter().all(|g| g.pass)))
+    }
+
     // ---- per-syscall loop -------------------------------------------------------------
 
     /// Per configuration, one sample per slice of every round (index j of every
     /// configuration's list is the same slice).
-    fn loop_rounds(&mut self, prog: &Path, n: u64) -> Result<Vec<(Config, Vec<LoopSample>)>> {
+    fn loop_rounds(
+        &mut self,
+        prog: &Path,
+        n: u64,
+        rounds: usize,
+    ) -> Result<Vec<(Config, Vec<LoopSample>)>> {
         let mut samples: Vec<(Config, Vec<LoopSample>)> =
             Config::ORDER.iter().map(|&c| (c, Vec::new())).collect();
         let configs = Config::ORDER.len();
-        for round in 0..LOOP_ROUNDS {
+        for round in 0..rounds {
             for slice in 0..SLICES {
                 let turn = round * SLICES + slice;
                 for k in 0..configs {
@@ -448,7 +485,7 @@ impl Bench {
                 })
                 .collect();
             eprintln!(
-                "xtask: bench: round {}/{LOOP_ROUNDS}, steady CPU ns/call: {}",
+                "xtask: bench: round {}/{rounds}, steady CPU ns/call: {}",
                 round + 1,
                 line.join(", ")
             );
@@ -817,51 +854,19 @@ impl Bench {
                 .map(|(_, v)| v.iter().map(f).collect())
                 .unwrap_or_default()
         };
-        let pooled = |c: Config| -> Vec<f64> {
-            r.loop_samples
-                .iter()
-                .find(|(k, _)| *k == c)
-                .map(|(_, v)| v.iter().flat_map(|x| x.rates.iter().copied()).collect())
-                .unwrap_or_default()
+        let st = LoopStats {
+            samples: &r.loop_samples,
         };
-        let steady = |c: Config| percentile(&pooled(c), STEADY_PERCENTILE);
+        let steady = |c: Config| st.steady(c);
         let whole: fn(&LoopSample) -> f64 = |x| x.mono;
         let med = |c: Config, f: fn(&LoopSample) -> f64| median(&values(c, f));
         // Added cost over bare.
-        let added = |c: Config| steady(c) - steady(Config::Bare);
+        let added = |c: Config| st.added(c);
         let added_whole = |c: Config| med(c, whole) - med(Config::Bare, whole);
-        let bare = steady(Config::Bare);
         let floor_added = added(Config::Floor);
-        let inside_added = added(Config::Inside);
-        let idle_added = added(Config::Idle);
         let ratio_whole = |c: Config| added_whole(c) / added_whole(Config::Floor);
-        // Paired: per slice, the medians of the chunk rates of the runs made next to
-        // each other; then the median over the slices.
-        let slice_medians = |c: Config| -> Vec<f64> {
-            r.loop_samples
-                .iter()
-                .find(|(k, _)| *k == c)
-                .map(|(_, v)| v.iter().map(|x| median(&x.rates)).collect())
-                .unwrap_or_default()
-        };
-        let paired_added = |c: Config| -> f64 {
-            let (a, b) = (slice_medians(c), slice_medians(Config::Bare));
-            median(&a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>())
-        };
-        let paired_ratio = |c: Config| -> f64 {
-            let (a, b, f) = (
-                slice_medians(c),
-                slice_medians(Config::Bare),
-                slice_medians(Config::Floor),
-            );
-            let ratios: Vec<f64> = a
-                .iter()
-                .zip(&b)
-                .zip(&f)
-                .map(|((x, y), z)| (x - y) / (z - y))
-                .collect();
-            median(&ratios)
-        };
+        let paired_added = |c: Config| st.paired_added(c);
+        let paired_ratio = |c: Config| st.paired_ratio(c);
         let warm_added = median(&r.true_warm) - median(&r.true_bare);
 
         let _ = writeln!(s, "# Benchmarks\n");
@@ -898,52 +903,9 @@ impl Bench {
              \"How this is measured\").\n"
         );
         let _ = writeln!(s, "| Goal | Measured | Result |\n|---|---|---|");
-        let inside_ratio = inside_added / floor_added;
-        let _ = writeln!(
-            s,
-            "| inside a recorded cgroup: added cost ≤ 1.3 × the floor's | +{:.1} ns vs floor +{:.1} ns = {:.2}× (paired: {:.2}×) | {} |",
-            inside_added,
-            floor_added,
-            inside_ratio,
-            paired_ratio(Config::Inside),
-            verdict(inside_ratio <= 1.3, inside_added - 1.3 * floor_added, "ns/call")
-        );
-        for (config, what) in [
-            (
-                Config::Outside,
-                "outside it, task in the root cgroup (a recording active elsewhere)",
-            ),
-            (
-                Config::OutsideOther,
-                "outside it, task in another cgroup at the recorded level (a recording active elsewhere)",
-            ),
-        ] {
-            let a = added(config);
-            let ratio = a / floor_added;
-            let _ = writeln!(
-                s,
-                "| {what}: added cost ≤ 1.1 × the floor's | +{:.1} ns vs floor +{:.1} ns = {:.2}× (paired: {:.2}×) | {} |",
-                a,
-                floor_added,
-                ratio,
-                paired_ratio(config),
-                verdict(ratio <= 1.1, a - 1.1 * floor_added, "ns/call")
-            );
+        for g in loop_goals(&r.loop_samples) {
+            let _ = writeln!(s, "| {} | {} | {} |", g.what, g.measured, g.verdict);
         }
-        let idle_ok = idle_added.abs() <= IDLE_TOLERANCE * bare;
-        let _ = writeln!(
-            s,
-            "| nothing recorded: zero added cost (program pinned, no link in any sample) | {:+.1} ns ({:+.1} % of bare; noise tolerance ±{:.0} %; paired {:+.1} ns) | {} |",
-            idle_added,
-            100.0 * idle_added / bare,
-            100.0 * IDLE_TOLERANCE,
-            paired_added(Config::Idle),
-            if idle_ok {
-                "PASS".to_owned()
-            } else {
-                format!("MISS ({idle_added:+.1} ns/call)")
-            }
-        );
         let _ = writeln!(
             s,
             "| `record -- true` minus `true` (warm, median) ≤ 20 ms | {:.2} ms | {} |\n",
@@ -1002,7 +964,7 @@ impl Bench {
                 } else {
                     format!("{:.2}×", paired_ratio(*config))
                 },
-                median(&pooled(*config)),
+                median(&st.pooled(*config)),
             );
         }
         let _ = writeln!(s, "\nWhole runs (including the machine's slow phases):\n");
@@ -1208,6 +1170,127 @@ impl Bench {
 
 /// (wall ms, CPU ms) of the busy workload: bare, recorded, under strace.
 type BusyRound = [(f64, f64); 3];
+
+/// One goal of the per-syscall loop, judged.
+struct Goal {
+    what: String,
+    measured: String,
+    verdict: String,
+    pass: bool,
+}
+
+/// The per-syscall loop's figures of one configuration, pooled over its samples.
+struct LoopStats<'a> {
+    samples: &'a [(Config, Vec<LoopSample>)],
+}
+
+impl LoopStats<'_> {
+    fn of(&self, c: Config) -> &[LoopSample] {
+        self.samples
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Every chunk rate of `c`.
+    fn pooled(&self, c: Config) -> Vec<f64> {
+        self.of(c)
+            .iter()
+            .flat_map(|x| x.rates.iter().copied())
+            .collect()
+    }
+
+    /// Steady cost: the low percentile of every chunk rate of `c`.
+    fn steady(&self, c: Config) -> f64 {
+        percentile(&self.pooled(c), STEADY_PERCENTILE)
+    }
+
+    /// Steady cost added over bare.
+    fn added(&self, c: Config) -> f64 {
+        self.steady(c) - self.steady(Config::Bare)
+    }
+
+    fn slice_medians(&self, c: Config) -> Vec<f64> {
+        self.of(c).iter().map(|x| median(&x.rates)).collect()
+    }
+
+    /// Paired: per slice, median chunk rate minus bare's; the median over the slices.
+    fn paired_added(&self, c: Config) -> f64 {
+        let (a, b) = (self.slice_medians(c), self.slice_medians(Config::Bare));
+        median(&a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>())
+    }
+
+    /// Paired ratio: per slice, added cost over the floor's; the median over the slices.
+    fn paired_ratio(&self, c: Config) -> f64 {
+        let (a, b, f) = (
+            self.slice_medians(c),
+            self.slice_medians(Config::Bare),
+            self.slice_medians(Config::Floor),
+        );
+        let ratios: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .zip(&f)
+            .map(|((x, y), z)| (x - y) / (z - y))
+            .collect();
+        median(&ratios)
+    }
+}
+
+/// The per-syscall goals (inside ≤ 1.3 × the floor's added cost, outside ≤ 1.1 ×,
+/// nothing recorded ≈ 0), judged on the steady figures.
+fn loop_goals(samples: &[(Config, Vec<LoopSample>)]) -> Vec<Goal> {
+    let st = LoopStats { samples };
+    let floor_added = st.added(Config::Floor);
+    let mut goals = Vec::new();
+    for (config, what, limit) in [
+        (Config::Inside, "inside a recorded cgroup", 1.3),
+        (
+            Config::Outside,
+            "outside it, task in the root cgroup (a recording active elsewhere)",
+            1.1,
+        ),
+        (
+            Config::OutsideOther,
+            "outside it, task in another cgroup at the recorded level (a recording active elsewhere)",
+            1.1,
+        ),
+    ] {
+        let a = st.added(config);
+        let ratio = a / floor_added;
+        let pass = ratio <= limit;
+        goals.push(Goal {
+            what: format!("{what}: added cost ≤ {limit} × the floor's"),
+            measured: format!(
+                "+{a:.1} ns vs floor +{floor_added:.1} ns = {ratio:.2}× (paired: {:.2}×)",
+                st.paired_ratio(config)
+            ),
+            verdict: verdict(pass, a - limit * floor_added, "ns/call"),
+            pass,
+        });
+    }
+    let bare = st.steady(Config::Bare);
+    let idle_added = st.added(Config::Idle);
+    let pass = idle_added.abs() <= IDLE_TOLERANCE * bare;
+    goals.push(Goal {
+        what: "nothing recorded: zero added cost (program pinned, no link in any sample)"
+            .to_owned(),
+        measured: format!(
+            "{idle_added:+.1} ns ({:+.1} % of bare; noise tolerance ±{:.0} %; paired {:+.1} ns)",
+            100.0 * idle_added / bare,
+            100.0 * IDLE_TOLERANCE,
+            st.paired_added(Config::Idle)
+        ),
+        verdict: if pass {
+            "PASS".to_owned()
+        } else {
+            format!("MISS ({idle_added:+.1} ns/call)")
+        },
+        pass,
+    });
+    goals
+}
 
 /// Everything measured, for the report.
 struct Report {

@@ -10,7 +10,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_enforced;
 mod bench_hook;
+mod bench_workloads;
+mod cbpf;
 mod demo;
 mod drill;
 mod podman;
@@ -52,6 +55,25 @@ enum Task {
         /// Only the OCI hook measurements, printed (docs/benchmarks.md is left alone).
         #[arg(long)]
         hook_only: bool,
+        /// Only the per-syscall goals, from 2 rounds instead of 7 (under a minute at
+        /// the default --iterations); exits non-zero on a miss. docs/benchmarks.md is
+        /// left alone.
+        #[arg(long, conflicts_with = "hook_only")]
+        quick: bool,
+    },
+    /// What an enforced profile costs (ours vs podman's default; enforce, crun, runc).
+    #[command(hide = true)]
+    BenchEnforced {
+        /// A short run (well under a minute).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Realistic workloads bare / recorded / under strace (wall and CPU), printed.
+    #[command(hide = true)]
+    BenchWorkloads {
+        /// Measured rounds (1 or 2: quick, about a minute).
+        #[arg(long, default_value_t = bench_workloads::DEFAULT_ROUNDS)]
+        rounds: usize,
     },
     /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
     /// properties with 20,000 cases each; `tails`: the runtime tail measurement).
@@ -72,12 +94,18 @@ fn main() -> ExitCode {
             iterations,
             runs,
             hook_only: false,
-        } => setup().and_then(|_| bench::run(iterations, runs)),
+            quick,
+        } => setup().and_then(|_| bench::run(iterations, runs, quick)),
         Task::Bench {
             runs,
             hook_only: true,
             ..
         } => setup().and_then(|_| bench_hook::run_alone(runs)),
+        Task::BenchEnforced { quick } => {
+            bench_enforced::run(&root().join("target/release/seccomp-recorder"), quick)
+                .map(|md| println!("{md}"))
+        }
+        Task::BenchWorkloads { rounds } => setup().and_then(|_| bench_workloads::cli(rounds)),
         Task::Drill { name } => drill::run(name.as_deref()),
     };
     match result {

@@ -1,0 +1,889 @@
+//! `cargo xtask bench-enforced [--quick]`: what a seccomp profile costs once it is
+//! enforced (issue 11, item 6), for our recorded profile against podman's default, through
+//! `seccomp-recorder enforce`, crun bundles and runc bundles.
+//!
+//! - The workload is `enfbench.c` (static, built here with gcc): per round, ITERS calls
+//!   of `getppid` (allowed outright), `personality(0xffffffff)` (allowed by an argument
+//!   rule in both profiles), `socket(AF_UNIX, SOCK_STREAM)` + `close` (full mode only:
+//!   the call itself is ~4 µs), and `afs_syscall` (denied by both), each timed with the
+//!   thread's CPU clock (time other processes take on the shared CPUs is not counted).
+//! - Profiles: podman's default as podman itself turns it into OCI `linux.seccomp`
+//!   (`podman create` in an isolated store, read from the container's config.json: what
+//!   crun gets from podman), and ours, recorded from the same program with
+//!   `record --args --runtime any`.
+//! - Configurations run interleaved round-robin in the same run; per configuration and
+//!   syscall all chunk rates are pooled: 5th percentile (steady) and median.
+//! - Synthetic filters (installed by enfbench itself, 300 allowed numbers): `getppid`
+//!   first vs last, unconditional vs behind an argument load, to show the kernel's
+//!   action cache.
+//! - The loaded filters are dumped with `PTRACE_SECCOMP_GET_FILTER` and analysed with
+//!   [`crate::cbpf`] (instruction count, tree or linear, path length per syscall,
+//!   cacheable or not).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::{json, Value};
+
+use crate::cbpf;
+
+const C_SOURCE: &str = include_str!("enfbench.c");
+/// Bits of enfbench's MASK, in its output order.
+const SYSCALLS: [&str; 4] = ["getppid", "personality", "socket", "denied"];
+/// The calls as the filters see them (x86_64 numbers and arguments).
+const CALLS: [(u32, [u64; 6]); 4] = [
+    (110, [0; 6]),
+    (135, [0xffff_ffff, 0, 0, 0, 0, 0]),
+    (41, [1, 1, 0, 0, 0, 0]),
+    (183, [0; 6]),
+];
+/// Podman's default profile file (podman/Docker format, archMap, includes by caps).
+const PODMAN_FILE: &str = "/usr/share/containers/seccomp.json";
+/// Podman's isolated store (never the host's).
+const PODMAN_DIR: &str = "/tmp/enf-podman";
+/// Pins and state of the recording (never a real installation's).
+const BPF_DIR: &str = "/sys/fs/bpf/sr-enforced";
+const RUN_DIR: &str = "/tmp/sr-enforced-run";
+/// Relative and absolute slack of "ours costs no more than podman's default".
+const TOLERANCE: f64 = 0.05;
+const SLACK_NS: f64 = 3.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path3 {
+    Bare,
+    Enforce,
+    Crun,
+    Runc,
+}
+
+impl Path3 {
+    fn label(self) -> &'static str {
+        match self {
+            Path3::Bare => "bare",
+            Path3::Enforce => "enforce",
+            Path3::Crun => "crun",
+            Path3::Runc => "runc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prof {
+    None,
+    Podman,
+    Ours,
+    /// Ours with every unconditional name in a rule of its own (same semantics): what
+    /// enforce emits when its binary-tree threshold counts names, not rules.
+    OursSplit,
+}
+
+impl Prof {
+    fn label(self) -> &'static str {
+        match self {
+            Prof::None => "no filter",
+            Prof::Podman => "podman default",
+            Prof::Ours => "ours (recorded)",
+            Prof::OursSplit => "ours, one rule per name",
+        }
+    }
+}
+
+/// One measured configuration.
+#[derive(Debug, Clone)]
+enum Config {
+    Profile(Path3, Prof),
+    /// enfbench's own filter: N allowed numbers, position (0 first, 1 last), kind (0
+    /// getppid unconditional, 1 behind an argument load).
+    Synth(u32, u32, u32),
+}
+
+impl Config {
+    fn label(&self) -> String {
+        match self {
+            Config::Profile(p, f) => format!("{} / {}", p.label(), f.label()),
+            Config::Synth(n, pos, kind) => format!(
+                "synthetic {n} allowed, getppid+personality {}, getppid {}",
+                if *pos == 0 { "first" } else { "last" },
+                if *kind == 0 {
+                    "unconditional"
+                } else {
+                    "behind an arg load"
+                }
+            ),
+        }
+    }
+}
+
+struct Work {
+    dir: PathBuf,
+    prog: PathBuf,
+    bin: PathBuf,
+    podman_json: PathBuf,
+    ours_json: PathBuf,
+    split_json: PathBuf,
+    template: Value,
+    seq: usize,
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        for (rt, state) in [("crun", "crun-state"), ("runc", "runc-state")] {
+            let state = self.dir.join(state);
+            if let Ok(rd) = std::fs::read_dir(&state) {
+                for e in rd.flatten() {
+                    let _ = Command::new(rt)
+                        .arg("--root")
+                        .arg(&state)
+                        .args(["delete", "-f"])
+                        .arg(e.file_name())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Entry point: measures, returns the markdown section; Err when ours costs more than
+/// podman's default for an allowed syscall.
+pub fn run(bin: &Path, quick: bool) -> Result<String> {
+    ensure!(
+        crate::output(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0"),
+        "bench-enforced needs root (ptrace of the filters, containers)"
+    );
+    ensure!(
+        bin.exists(),
+        "{} is missing (cargo build --release -p seccomp-recorder)",
+        bin.display()
+    );
+    let started = Instant::now();
+    let dir = std::env::temp_dir().join(format!("enf-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rootfs"))?;
+    let mut w = Work {
+        prog: dir.join("rootfs/enfbench"),
+        podman_json: dir.join("podman-default.oci.json"),
+        ours_json: dir.join("ours.json"),
+        split_json: dir.join("ours-split.json"),
+        bin: bin.to_path_buf(),
+        template: Value::Null,
+        seq: 0,
+        dir,
+    };
+    let src = w.dir.join("enfbench.c");
+    std::fs::write(&src, C_SOURCE)?;
+    crate::sh(
+        Command::new("gcc")
+            .args(["-O2", "-static", "-o"])
+            .arg(&w.prog)
+            .arg(&src),
+    )
+    .context("building enfbench (gcc, libc6-dev)")?;
+    podman_default(&w.podman_json)?;
+    record_ours(&w)?;
+    split_rules(&w.ours_json, &w.split_json)?;
+    w.template = runc_template(&w)?;
+
+    let (iters, rounds, outer, mask) = if quick {
+        (40_000u64, 4u32, 3usize, 0b1111u32)
+    } else {
+        (200_000, 10, 7, 0b1111)
+    };
+    let mut configs = vec![Config::Profile(Path3::Bare, Prof::None)];
+    for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
+        for f in [Prof::Podman, Prof::Ours] {
+            configs.push(Config::Profile(p, f));
+        }
+    }
+    configs.insert(3, Config::Profile(Path3::Enforce, Prof::OursSplit));
+    if !quick {
+        configs.push(Config::Profile(Path3::Crun, Prof::None));
+        configs.push(Config::Profile(Path3::Runc, Prof::None));
+    }
+    for (pos, kind) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+        configs.push(Config::Synth(300, pos, kind));
+    }
+    configs.push(Config::Synth(8, 0, 0));
+
+    // samples[config][syscall] = all chunk rates
+    let mut samples: Vec<[Vec<f64>; 4]> = vec![Default::default(); configs.len()];
+    for round in 0..outer {
+        eprintln!("xtask: bench-enforced: round {}/{outer}", round + 1);
+        for step in 0..configs.len() {
+            let i = (step + round) % configs.len();
+            let args = match &configs[i] {
+                Config::Profile(..) => {
+                    vec![
+                        "run".into(),
+                        iters.to_string(),
+                        rounds.to_string(),
+                        mask.to_string(),
+                    ]
+                }
+                Config::Synth(n, pos, kind) => vec![
+                    "synth".into(),
+                    n.to_string(),
+                    pos.to_string(),
+                    kind.to_string(),
+                    iters.to_string(),
+                    rounds.to_string(),
+                    (mask & 0b1011).to_string(),
+                ],
+            };
+            let out = w.launch(&configs[i], &args)?;
+            for line in out.lines() {
+                let mut words = line.split_whitespace();
+                if words.next() != Some("R") {
+                    continue;
+                }
+                let name = words.next().unwrap_or_default();
+                let k = SYSCALLS
+                    .iter()
+                    .position(|s| *s == name)
+                    .with_context(|| format!("unknown line {line}"))?;
+                for v in words {
+                    samples[i][k].push(v.parse().context("enfbench output")?);
+                }
+            }
+        }
+    }
+
+    let dumps = w.dumps()?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Cost of the enforced profile (`cargo xtask bench-enforced{}`)\n",
+        if quick { " --quick" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "Workload: enfbench (static C), per round {iters} calls of each syscall ({} for \
+         socket+close), {rounds} rounds per run, {outer} runs per configuration interleaved \
+         round-robin; thread CPU time per call in ns: p5 (steady) and median of the {} pooled \
+         chunks. Podman's default = the OCI `linux.seccomp` podman {} generates (from \
+         /usr/share/containers/seccomp.json with its default capabilities); ours = \
+         `record --args --runtime any` of the same program. Kernel {}, {} CPUs; other \
+         work ran on this machine at the same time: compare within this table only.\n",
+        iters / 16 + 1,
+        rounds as usize * outer,
+        crate::output(Command::new("podman").arg("--version"))
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches("podman version "),
+        crate::output(Command::new("uname").arg("-r"))
+            .unwrap_or_default()
+            .trim(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let shown: Vec<usize> = (0..4).filter(|k| mask & (1 << k) != 0).collect();
+    let _ = write!(s, "| Configuration |");
+    for k in &shown {
+        let _ = write!(s, " {} p5 | median |", SYSCALLS[*k]);
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in &shown {
+        let _ = write!(s, "---|---|");
+    }
+    s.push('\n');
+    let p5 = |i: usize, k: usize| percentile(&samples[i][k], 0.05);
+    for (i, c) in configs.iter().enumerate() {
+        let _ = write!(s, "| {} |", c.label());
+        for k in &shown {
+            let _ = write!(s, " {:.1} | {:.1} |", p5(i, *k), median(&samples[i][*k]));
+        }
+        s.push('\n');
+    }
+
+    // Verdict: per runtime path, every syscall allowed by ours.
+    let idx = |p: Path3, f: Prof| {
+        configs
+            .iter()
+            .position(|c| matches!(c, Config::Profile(a, b) if *a == p && *b == f))
+    };
+    let mut misses = Vec::new();
+    // Deterministic: instructions run per call (0 when cached), ours > podman's.
+    let mut more_work = Vec::new();
+    let _ = writeln!(
+        s,
+        "\n### Ours vs podman's default (p5, ns/call; MISS when ours > podman × {:.2} + {SLACK_NS} ns)\n",
+        1.0 + TOLERANCE
+    );
+    let _ = writeln!(
+        s,
+        "| Path | syscall | podman | ours | ours − podman | filter steps podman / ours | verdict |\n|---|---|---|---|---|---|---|"
+    );
+    for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
+        let (Some(a), Some(b)) = (idx(p, Prof::Podman), idx(p, Prof::Ours)) else {
+            continue;
+        };
+        for k in shown.iter().copied().filter(|k| *k != 3) {
+            let (pod, ours) = (p5(a, k), p5(b, k));
+            let steps = |f: Prof| {
+                dumps
+                    .iter()
+                    .find(|d| d.path == p && d.prof == f)
+                    .map(|d| d.calls[k].clone())
+                    .unwrap_or_default()
+            };
+            let ok = ours <= pod * (1.0 + TOLERANCE) + SLACK_NS;
+            let mut extra = false;
+            let work = |f: Prof| {
+                dumps
+                    .iter()
+                    .find(|d| d.path == p && d.prof == f)
+                    .map(|d| d.work[k])
+            };
+            if let (Some(wp), Some(wo)) = (work(Prof::Podman), work(Prof::Ours)) {
+                if wo > wp {
+                    extra = true;
+                    more_work.push(format!(
+                        "{} {}: {} filter instructions, podman's default {}",
+                        p.label(),
+                        SYSCALLS[k],
+                        wo,
+                        wp
+                    ));
+                }
+            }
+            if !ok {
+                misses.push(format!(
+                    "{} {}: ours {ours:.1} ns > podman {pod:.1} ns",
+                    p.label(),
+                    SYSCALLS[k]
+                ));
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {pod:.1} | {ours:.1} | {:+.1} | {} / {} | {} |",
+                p.label(),
+                SYSCALLS[k],
+                ours - pod,
+                steps(Prof::Podman),
+                steps(Prof::Ours),
+                match (ok, extra) {
+                    (true, false) => "ok",
+                    (true, true) => "**MISS** (filter work)",
+                    _ => "**MISS**",
+                }
+            );
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n### Loaded filters (PTRACE_SECCOMP_GET_FILTER, disassembled by xtask/src/cbpf.rs)\n\n\
+         Steps = instructions the kernel runs for the call (`cached` = the kernel's action \
+         cache allows it without running the filter: ALLOW decided from nr/arch alone).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| Path / profile | instructions | nr compares | jgt/jge on nr (tree if > 4) | first compared numbers | getppid | personality(-1) | socket(AF_UNIX) | afs_syscall |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for d in &dumps {
+        let _ = writeln!(
+            s,
+            "| {} / {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            d.path.label(),
+            d.prof.label(),
+            d.len,
+            d.eq_count,
+            d.ranges,
+            d.first,
+            d.calls[0],
+            d.calls[1],
+            d.calls[2],
+            d.calls[3]
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nFull disassemblies: {} (removed at the end; set ENF_KEEP_DUMPS=DIR to keep a copy).",
+        w.dir.join("dump-*.txt").display()
+    );
+    if let Ok(keep) = std::env::var("ENF_KEEP_DUMPS") {
+        std::fs::create_dir_all(&keep)?;
+        for d in &dumps {
+            std::fs::write(
+                Path::new(&keep).join(format!("{}-{}.txt", d.path.label(), d.prof_short())),
+                &d.text,
+            )?;
+        }
+        std::fs::copy(
+            &w.podman_json,
+            Path::new(&keep).join("podman-default.oci.json"),
+        )?;
+        std::fs::copy(&w.ours_json, Path::new(&keep).join("ours.json"))?;
+    }
+    let _ = writeln!(s, "\nTook {:.0} s.", started.elapsed().as_secs_f64());
+    if !more_work.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFilter work (from the dumps, not noise): ours runs more instructions than \
+             podman's default for: {}.",
+            more_work.join("; ")
+        );
+    }
+    // Filter work is exact where timing is noisy: it counts as a miss too.
+    misses.extend(more_work.iter().map(|m| format!("{m} (filter work)")));
+    if misses.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nVerdict: ok — ours costs no more than podman's default for every allowed syscall measured."
+        );
+        Ok(s)
+    } else {
+        let _ = writeln!(s, "\nVerdict: MISS — {}", misses.join("; "));
+        println!("{s}");
+        bail!(
+            "ours costs more than podman's default: {}",
+            misses.join("; ")
+        )
+    }
+}
+
+/// Podman's default profile as podman passes it to crun.
+fn podman_default(to: &Path) -> Result<()> {
+    let d = Path::new(PODMAN_DIR);
+    let _ = std::fs::remove_dir_all(d);
+    for sub in ["root", "runroot", "tmp", "rootfs"] {
+        std::fs::create_dir_all(d.join(sub))?;
+    }
+    std::fs::write(
+        d.join("containers.conf"),
+        "[containers]\nnetns = \"none\"\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
+         events_logger = \"file\"\nruntime = \"crun\"\nlock_type = \"file\"\n",
+    )?;
+    let podman = |args: &[&str]| {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("runroot"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs"])
+            .args(args);
+        c
+    };
+    let result = (|| -> Result<()> {
+        let id = crate::output(
+            podman(&["create", "--network=none", "--rootfs"])
+                .arg(d.join("rootfs"))
+                .arg("/x"),
+        )
+        .context("podman create (isolated store)")?;
+        let id = id.trim().to_string();
+        // The OCI spec is written at init, before crun create (which may fail on this
+        // host's rlimits: it does not matter, the container never starts).
+        let _ = podman(&["init", &id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let config = d
+            .join("root/vfs-containers")
+            .join(&id)
+            .join("userdata/config.json");
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("podman's generated {}", config.display()));
+        let _ = podman(&["rm", "-f", &id]).stdout(Stdio::null()).status();
+        let text = text?;
+        let v: Value = serde_json::from_str(&text)?;
+        let seccomp = v["linux"]["seccomp"].clone();
+        ensure!(
+            seccomp.is_object(),
+            "podman's config.json has no linux.seccomp"
+        );
+        std::fs::write(to, serde_json::to_string_pretty(&seccomp)?)?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(d);
+    result
+}
+
+/// Records enfbench (without the denied call) into ours.json.
+fn record_ours(w: &Work) -> Result<()> {
+    let env = |c: &mut Command| {
+        c.env("SECCOMP_RECORDER_BPF_DIR", BPF_DIR)
+            .env("SECCOMP_RECORDER_RUN_DIR", RUN_DIR);
+    };
+    let mut c = Command::new(&w.bin);
+    env(&mut c);
+    c.args(["record", "--args", "--runtime", "any", "-o"])
+        .arg(&w.ours_json)
+        .arg("--")
+        .arg(&w.prog)
+        .args(["run", "2000", "2", "7", "0"])
+        .stdout(Stdio::null());
+    let result = crate::sh(&mut c);
+    let mut u = Command::new(&w.bin);
+    env(&mut u);
+    let _ = u.arg("unload").stdout(Stdio::null()).status();
+    let _ = std::fs::remove_dir_all(BPF_DIR);
+    let _ = std::fs::remove_dir_all(RUN_DIR);
+    result?;
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&w.ours_json)?)?;
+    let names: Vec<&str> = v["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["names"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    ensure!(
+        ["getppid", "personality", "socket", "nanosleep"]
+            .iter()
+            .all(|n| names.contains(n)),
+        "the recorded profile lacks the workload's syscalls (names: {names:?}): is {} a \
+         working build?",
+        w.bin.display()
+    );
+    Ok(())
+}
+
+/// `runc spec`'s template: no terminal, no pid namespace (the dump needs the host pid),
+/// writable root, noNewPrivileges false (podman's default).
+fn runc_template(w: &Work) -> Result<Value> {
+    let spec = w.dir.join("spec");
+    std::fs::create_dir_all(&spec)?;
+    crate::sh(Command::new("runc").args(["spec", "--bundle"]).arg(&spec))?;
+    let mut t: Value = serde_json::from_str(&std::fs::read_to_string(spec.join("config.json"))?)?;
+    t["process"]["terminal"] = json!(false);
+    t["process"]["noNewPrivileges"] = json!(false);
+    t["root"] = json!({ "path": w.dir.join("rootfs"), "readonly": false });
+    if let Some(ns) = t["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "pid");
+    }
+    Ok(t)
+}
+
+impl Work {
+    /// Command for a configuration (its stdout is the workload's).
+    fn command(
+        &mut self,
+        config: &Config,
+        args: &[String],
+    ) -> Result<(Command, Option<(String, PathBuf)>)> {
+        Ok(match config {
+            Config::Synth(..) | Config::Profile(Path3::Bare, _) => {
+                let mut c = Command::new(&self.prog);
+                c.args(args);
+                (c, None)
+            }
+            Config::Profile(Path3::Enforce, f) => {
+                let mut c = Command::new(&self.bin);
+                c.arg("enforce").arg("--profile");
+                // enforce refuses podman's generated OCI form (setns allowed in one
+                // rule, ERRNO in another: libseccomp keeps one); it takes the
+                // podman/Docker file itself.
+                c.arg(match f {
+                    Prof::Ours => self.ours_json.as_path(),
+                    Prof::OursSplit => self.split_json.as_path(),
+                    _ => Path::new(PODMAN_FILE),
+                });
+                c.arg("--").arg(&self.prog).args(args);
+                (c, None)
+            }
+            Config::Profile(rt @ (Path3::Crun | Path3::Runc), f) => {
+                self.seq += 1;
+                let id = format!("enf-bench-{}-{}", std::process::id(), self.seq);
+                let bundle = self.dir.join("bundles").join(&id);
+                std::fs::create_dir_all(&bundle)?;
+                let mut cfg = self.template.clone();
+                let mut argv = vec![json!("/enfbench")];
+                argv.extend(args.iter().map(|a| json!(a)));
+                cfg["process"]["args"] = json!(argv);
+                cfg["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+                match f {
+                    Prof::None => {}
+                    Prof::Podman | Prof::Ours | Prof::OursSplit => {
+                        let p = if *f == Prof::Ours {
+                            &self.ours_json
+                        } else {
+                            &self.podman_json
+                        };
+                        cfg["linux"]["seccomp"] =
+                            serde_json::from_str(&std::fs::read_to_string(p)?)?;
+                    }
+                }
+                std::fs::write(
+                    bundle.join("config.json"),
+                    serde_json::to_string_pretty(&cfg)?,
+                )?;
+                let state = self.dir.join(format!("{}-state", rt.label()));
+                let mut c = Command::new(rt.label());
+                c.arg("--root")
+                    .arg(&state)
+                    .arg("run")
+                    .arg("-b")
+                    .arg(&bundle)
+                    .arg(&id);
+                (c, Some((id, state)))
+            }
+        })
+    }
+
+    fn cleanup(rt: &str, container: Option<(String, PathBuf)>) {
+        if let Some((id, state)) = container {
+            if state.join(&id).exists() {
+                let _ = Command::new(rt)
+                    .arg("--root")
+                    .arg(&state)
+                    .args(["delete", "-f", &id])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+
+    /// Runs a configuration to its end; returns its stdout.
+    fn launch(&mut self, config: &Config, args: &[String]) -> Result<String> {
+        let (mut c, container) = self.command(config, args)?;
+        let out = c
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("{c:?}"));
+        let rt = match config {
+            Config::Profile(Path3::Runc, _) => "runc",
+            _ => "crun",
+        };
+        Self::cleanup(rt, container);
+        let out = out?;
+        ensure!(
+            out.status.success(),
+            "{} failed with {}: {}",
+            config.label(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Dumps and analyses the filter of every path × profile.
+    fn dumps(&mut self) -> Result<Vec<Dump>> {
+        let mut all = Vec::new();
+        for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
+            for f in [Prof::Podman, Prof::Ours, Prof::OursSplit] {
+                if f == Prof::OursSplit && p != Path3::Enforce {
+                    continue;
+                }
+                let config = Config::Profile(p, f);
+                let args: Vec<String> = ["run", "1", "1", "0", "3000"].map(String::from).into();
+                let (mut c, container) = self.command(&config, &args)?;
+                let result = dump_child(&mut c);
+                Self::cleanup(p.label(), container);
+                let prog = result.with_context(|| format!("dumping {}", config.label()))?;
+                let text = cbpf::disasm(&prog);
+                std::fs::write(
+                    self.dir
+                        .join(format!("dump-{}-{}.txt", p.label(), prof_short(f))),
+                    &text,
+                )?;
+                all.push(Dump::new(p, f, &prog, text));
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// Starts `c` (enfbench in hold mode), reads its "PID n" line, fetches filter 0 of that
+/// process with ptrace, lets it finish.
+fn dump_child(c: &mut Command) -> Result<Vec<cbpf::Insn>> {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{c:?}"))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut line = String::new();
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let pid: Option<i32> = line
+        .trim()
+        .strip_prefix("PID ")
+        .and_then(|p| p.parse().ok());
+    let result = match (read, pid) {
+        (Ok(_), Some(pid)) => get_filter(pid),
+        _ => Err(anyhow::anyhow!("no PID line from the workload: {line:?}")),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait()?.is_some() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+
+fn get_filter(pid: i32) -> Result<Vec<cbpf::Insn>> {
+    // SAFETY: plain ptrace/waitpid calls on a pid we started; the buffer is sized from
+    // the kernel's own count.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) != 0 {
+            bail!("PTRACE_ATTACH {pid}: {}", std::io::Error::last_os_error());
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, libc::__WALL);
+        let n = libc::ptrace(
+            PTRACE_SECCOMP_GET_FILTER,
+            pid,
+            0usize,
+            std::ptr::null_mut::<u8>(),
+        );
+        let result = if n <= 0 {
+            Err(anyhow::anyhow!(
+                "PTRACE_SECCOMP_GET_FILTER {pid}: {}",
+                std::io::Error::last_os_error()
+            ))
+        } else {
+            let mut buf = vec![0u8; n as usize * 8];
+            let m = libc::ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0usize, buf.as_mut_ptr());
+            if m != n {
+                Err(anyhow::anyhow!(
+                    "PTRACE_SECCOMP_GET_FILTER returned {m}, then {n}"
+                ))
+            } else {
+                Ok(cbpf::parse(&buf))
+            }
+        };
+        libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize);
+        result
+    }
+}
+
+struct Dump {
+    path: Path3,
+    prof: Prof,
+    len: usize,
+    eq_count: usize,
+    ranges: usize,
+    first: String,
+    /// Per syscall of [`CALLS`]: "N steps" / "cached" / result.
+    calls: [String; 4],
+    /// Per syscall: instructions the kernel runs per call (0 when cached).
+    work: [usize; 4],
+    text: String,
+}
+
+impl Dump {
+    fn new(path: Path3, prof: Prof, prog: &[cbpf::Insn], text: String) -> Dump {
+        let d = cbpf::nr_compares(prog);
+        let first =
+            d.eq.iter()
+                .take(8)
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+        let work = CALLS.map(
+            |(nr, args)| match cbpf::run(prog, &cbpf::Data::x86_64(nr, args)) {
+                Ok(o) if o.cacheable => 0,
+                Ok(o) => o.steps,
+                Err(_) => usize::MAX,
+            },
+        );
+        let calls = CALLS.map(
+            |(nr, args)| match cbpf::run(prog, &cbpf::Data::x86_64(nr, args)) {
+                Ok(o) if o.cacheable => format!("cached ({} steps)", o.steps),
+                Ok(o) if o.ret == cbpf::RET_ALLOW => format!("{} steps", o.steps),
+                Ok(o) => format!("{} steps → {}", o.steps, cbpf::ret_name(o.ret)),
+                Err(e) => format!("error: {e}"),
+            },
+        );
+        Dump {
+            path,
+            prof,
+            len: prog.len(),
+            eq_count: d.eq.len(),
+            ranges: d.ranges,
+            first,
+            calls,
+            work,
+            text,
+        }
+    }
+
+    fn prof_short(&self) -> &'static str {
+        prof_short(self.prof)
+    }
+}
+
+fn prof_short(f: Prof) -> &'static str {
+    match f {
+        Prof::None => "none",
+        Prof::Podman => "podman",
+        Prof::Ours => "ours",
+        Prof::OursSplit => "ours-split",
+    }
+}
+
+/// Ours with each unconditionally allowed name in a rule of its own.
+fn split_rules(from: &Path, to: &Path) -> Result<()> {
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(from)?)?;
+    let mut rules = Vec::new();
+    for r in v["syscalls"].as_array().cloned().unwrap_or_default() {
+        let plain = r["action"] == "SCMP_ACT_ALLOW" && r.get("args").is_none_or(Value::is_null);
+        match r["names"].as_array() {
+            Some(names) if plain => {
+                for n in names {
+                    let mut one = r.clone();
+                    one["names"] = json!([n]);
+                    rules.push(one);
+                }
+            }
+            _ => rules.push(r),
+        }
+    }
+    v["syscalls"] = Value::Array(rules);
+    std::fs::write(to, serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+fn median(v: &[f64]) -> f64 {
+    percentile(v, 0.5)
+}
+
+/// Nearest-rank percentile (`q` in 0..=1); NaN for no values.
+fn percentile(v: &[f64], q: f64) -> f64 {
+    let s = sorted(v);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
+    s[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.05), 5.0);
+        assert_eq!(median(&v), 50.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn embedded_source_has_every_mode() {
+        for m in ["\"run\"", "\"synth\"", "PID %ld"] {
+            assert!(C_SOURCE.contains(m), "{m}");
+        }
+    }
+}
