@@ -149,3 +149,62 @@ fn sequential_recordings_leave_nothing_behind() {
     let _ = cmd().arg("unload").output();
     let _ = std::fs::remove_dir_all(&bpf);
 }
+
+/// 16 threads on every CPU, each making `SR_LOAD_THREAD_CALLS` getppid calls (default
+/// 250,000: 4,000,000 in all), all counted exactly. The threads switch CPUs and
+/// preempt each other all the time: every switch clears the per-CPU task cache, so
+/// the lookups that refill it run constantly. (`cargo xtask bench` runs 50,000,000.)
+#[test]
+fn sixteen_threads_on_every_cpu_are_counted_exactly() {
+    if !can_record() || !prerequisite(have("gcc"), "gcc") {
+        return;
+    }
+    let per_thread = count_from_env("SR_LOAD_THREAD_CALLS", 250_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("threads.c");
+    std::fs::write(
+        &src,
+        r#"#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+static long n;
+static void *run(void *a) { for (long i = 0; i < n; i++) syscall(SYS_getppid); return a; }
+int main(int c, char **v) {
+    n = atol(v[1]);
+    pthread_t t[16];
+    for (int i = 0; i < 16; i++) if (pthread_create(&t[i], 0, run, 0)) return 2;
+    for (int i = 0; i < 16; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#,
+    )
+    .expect("write source");
+    let exe = dir.path().join("threads");
+    let built = std::process::Command::new("gcc")
+        .args(["-O2", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("gcc");
+    assert!(built.success());
+    let stats = dir.path().join("threads.stats.json");
+    let out = std::process::Command::new(bin())
+        .arg("record")
+        .arg("-o")
+        .arg(dir.path().join("threads.json"))
+        .arg("--stats")
+        .arg(&stats)
+        .arg("--")
+        .arg(&exe)
+        .arg(per_thread.to_string())
+        .output()
+        .expect("record");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = read_stats(&stats);
+    assert_eq!(
+        count_of(&s, "SCMP_ARCH_X86_64", "getppid"),
+        16 * per_thread as u64,
+        "{s:?}"
+    );
+}
