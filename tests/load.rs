@@ -200,7 +200,11 @@ int main(int c, char **v) {
         .arg(per_thread.to_string())
         .output()
         .expect("record");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = read_stats(&stats);
     assert_eq!(
         count_of(&s, "SCMP_ARCH_X86_64", "getppid"),
