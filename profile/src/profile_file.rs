@@ -103,9 +103,9 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
-    /// A fixed x86_64 host on kernel 6.1 with the given capability bounding set (tests).
-    #[cfg(test)]
-    pub(crate) fn test_x86_64(bounding_caps: u64) -> Self {
+    /// A fixed x86_64 host on kernel 6.1 with the given capability bounding set (for
+    /// tests, here and in the binary crate).
+    pub fn test_x86_64(bounding_caps: u64) -> Self {
         HostFacts {
             native_arch: Some(Arch::X86_64),
             go_arch: "amd64",
@@ -147,7 +147,7 @@ fn go_arch(rust_arch: &'static str) -> &'static str {
 }
 
 /// A hexadecimal capability field (`CapBnd`, `CapEff`, ...) of `/proc/<pid>/status`.
-pub(crate) fn status_cap_field(status: &str, field: &str) -> Option<u64> {
+pub fn status_cap_field(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         (key == field)
@@ -224,7 +224,7 @@ const CAPABILITIES: [&str; 41] = [
 ];
 
 /// The bit number of capability `name` (`CAP_SYS_ADMIN` → 21).
-pub(crate) fn capability_bit(name: &str) -> Option<u32> {
+pub fn capability_bit(name: &str) -> Option<u32> {
     CAPABILITIES
         .iter()
         .position(|c| *c == name)
@@ -545,7 +545,7 @@ pub fn parse_profile(
 }
 
 /// serde_json's message without its " at line L column C", which we say our own way.
-pub(crate) fn without_position(e: &serde_json::Error) -> String {
+pub fn without_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(cut) => text[..cut].to_owned(),
