@@ -6,6 +6,7 @@
 //! `validate`. Counts in, profiles and reports out: no eBPF, no root, stable Rust.
 #![warn(missing_docs)]
 
+pub mod arch;
 pub mod arg_check;
 pub mod args;
 pub mod evidence;
@@ -17,3 +18,4 @@ pub mod profile_file;
 pub mod report;
 pub mod runtime;
 pub mod syscalls;
+pub mod vocabulary;

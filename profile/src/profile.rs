@@ -73,18 +73,6 @@ pub struct Built {
     pub unnamed: Vec<(Arch, u64)>,
 }
 
-/// The OCI spelling of an architecture.
-pub fn oci_arch(arch: Arch) -> OciArch {
-    match arch {
-        Arch::X86_64 => OciArch::ScmpArchX86_64,
-        Arch::X86 => OciArch::ScmpArchX86,
-        Arch::X32 => OciArch::ScmpArchX32,
-        Arch::Aarch64 => OciArch::ScmpArchAarch64,
-        Arch::Arm => OciArch::ScmpArchArm,
-        Arch::Riscv64 => OciArch::ScmpArchRiscv64,
-    }
-}
-
 /// Builds the default-deny profile that allows exactly the recorded syscall names.
 pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
     let mut arches: BTreeSet<Arch> = BTreeSet::new();
@@ -110,7 +98,7 @@ pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
     Built {
         profile: assemble(
             opts.errno.number(),
-            arches.into_iter().map(oci_arch).collect(),
+            arches.into_iter().map(crate::arch::to_oci).collect(),
             syscalls,
         ),
         unnamed,

@@ -23,11 +23,11 @@ use crate::evidence::{
     self, describe_first, ArchKey, ArchPolicy, EvidenceError, Input, InputKind, Variant, Verdict,
 };
 use crate::exit::{Categorized, Category};
-use crate::profile::oci_arch;
 use crate::profile_file::HostFacts;
 use crate::report::FirstSeen;
 use crate::runtime::Runtime;
 use crate::syscalls::Arch;
+use seccomp_profile::arch::to_oci;
 
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]
@@ -192,7 +192,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
     for ((arch, nr), uses) in unnamed {
         // No rule can name it: only a default that lets calls through allows it.
         let allowed = policies
-            .get(&ArchKey(oci_arch(arch)))
+            .get(&ArchKey(to_oci(arch)))
             .is_some_and(|p: &ArchPolicy| p.default_permits);
         if !allowed {
             new.push(Finding {

@@ -35,10 +35,11 @@ use crate::evidence::{self, ArchKey, Content, EvidenceError, Input, InputKind};
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, FormatError};
 use crate::output::{write_atomic, WriteError};
-use crate::profile::{self, oci_arch, DefaultErrno};
-use crate::profile_file::{self, HostFacts, RuleRef};
+use crate::profile::{self, DefaultErrno};
+use crate::profile_file::{HostFacts, RuleRef};
 use crate::runtime::Runtime;
 use crate::syscalls::Arch;
+use seccomp_profile::arch::to_oci;
 
 /// Arguments of `merge`.
 #[derive(clap::Args, Debug)]
@@ -87,7 +88,7 @@ fn parse_action_arg(s: &str) -> Result<LinuxSeccompAction, String> {
     } else {
         format!("SCMP_ACT_{upper}")
     };
-    profile_file::parse_action(&full).ok_or_else(|| {
+    seccomp_profile::vocabulary::parse_action(&full).ok_or_else(|| {
         format!("unknown action '{s}' (known: SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_LOG, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_NOTIFY)")
     })
 }
@@ -96,7 +97,7 @@ fn parse_action_arg(s: &str) -> Result<LinuxSeccompAction, String> {
 fn parse_errno_arg(s: &str) -> Result<u32, String> {
     s.parse::<u32>()
         .ok()
-        .or_else(|| profile_file::errno_by_name(&s.to_ascii_uppercase()))
+        .or_else(|| seccomp_profile::vocabulary::errno_by_name(&s.to_ascii_uppercase()))
         .ok_or_else(|| format!("unknown errno '{s}' (e.g. EPERM, ENOSYS, or a number)"))
 }
 
@@ -437,15 +438,15 @@ pub fn merge(
         match &input.content {
             Content::Recording { calls, unnamed: u } => {
                 any_listed = true;
-                arches.extend(native.map(|a| ArchKey(oci_arch(a))));
+                arches.extend(native.map(|a| ArchKey(to_oci(a))));
                 for call in calls {
-                    arches.extend(call.arch.map(|a| ArchKey(oci_arch(a))));
+                    arches.extend(call.arch.map(|a| ArchKey(to_oci(a))));
                     allowed
                         .entry(call.name.clone())
                         .or_insert_with(|| input.path.clone());
                 }
                 for c in u {
-                    arches.insert(ArchKey(oci_arch(c.arch)));
+                    arches.insert(ArchKey(to_oci(c.arch)));
                     unnamed.push((input.path.clone(), c.arch, c.nr));
                 }
             }
@@ -564,7 +565,7 @@ pub fn merge(
         Some(
             flags
                 .iter()
-                .filter_map(|f| profile_file::parse_flag(f))
+                .filter_map(|f| seccomp_profile::vocabulary::parse_flag(f))
                 .collect(),
         )
     });
