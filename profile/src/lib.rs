@@ -9,13 +9,17 @@
 pub mod arch;
 pub mod arg_check;
 pub mod args;
+pub mod check;
+pub mod diff;
 pub mod evidence;
 pub mod exit;
 pub mod formats;
 pub mod libseccomp_names;
+pub mod merge;
 pub mod profile;
 pub mod profile_file;
 pub mod report;
+pub mod rule;
 pub mod runtime;
 pub mod syscalls;
 pub mod vocabulary;
