@@ -42,8 +42,11 @@ use serde_json::{Map, Value};
 
 use crate::exit::{Categorized, Category};
 use crate::formats::{self, Format, SPO_ARCHITECTURES, SPO_KIND};
-use crate::profile_file::{capability_bit, errno_by_name, parse_action, parse_flag, parse_op};
 use crate::syscalls::Arch;
+use seccomp_profile::vocabulary::{
+    capability_bit, errno_by_name, parse_action, parse_flag, parse_op, ACTION_NAMES as ACTIONS,
+    FLAG_NAMES as FLAGS, OP_NAMES as OPS,
+};
 
 /// Command-line arguments of `seccomp-recorder validate`.
 #[derive(clap::Args, Debug)]
@@ -483,35 +486,6 @@ fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .unwrap_or_default()
 }
 
-const ACTIONS: [&str; 9] = [
-    "SCMP_ACT_KILL",
-    "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD",
-    "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_TRACE",
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY",
-];
-
-const OPS: [&str; 7] = [
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-];
-
-const FLAGS: [&str; 4] = [
-    "SECCOMP_FILTER_FLAG_TSYNC",
-    "SECCOMP_FILTER_FLAG_LOG",
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-];
-
 /// oci-spec's architectures beyond the SPO enum.
 const MORE_ARCHES: [&str; 4] = [
     "SCMP_ARCH_LOONGARCH64",
@@ -870,7 +844,7 @@ impl Checker {
     /// podman's `archMap`: checks it, returns the architectures podman adds on this
     /// host (the entry of the native architecture, with its sub-architectures).
     fn arch_map(&mut self, v: &Value, path: &str) -> Vec<OciArch> {
-        let native = native_oci_arch();
+        let native = seccomp_profile::arch::native_oci();
         let mut selected = Vec::new();
         let mut found = false;
         let entries = self.array(v, path).cloned().unwrap_or_default();
@@ -1174,28 +1148,10 @@ const OCI_TOP: [&str; 7] = [
 
 const OCI_RULE: [&str; 4] = ["names", "action", "errnoRet", "args"];
 
-/// This host's native architecture as the OCI spec names it.
-fn native_oci_arch() -> Option<OciArch> {
-    if let Some(a) = Arch::native() {
-        return OciArch::from_str(a.scmp_name()).ok();
-    }
-    Some(match std::env::consts::ARCH {
-        "s390x" => OciArch::ScmpArchS390x,
-        "powerpc64" if cfg!(target_endian = "little") => OciArch::ScmpArchPpc64le,
-        "powerpc64" => OciArch::ScmpArchPpc64,
-        "loongarch64" => OciArch::ScmpArchLoongarch64,
-        "mips64" if cfg!(target_endian = "little") => OciArch::ScmpArchMipsel64,
-        "mips64" => OciArch::ScmpArchMips64,
-        _ => return None,
-    })
-}
-
 /// The filter architectures on this host: native first, then the listed ones that
 /// libseccomp supports, as (label, libseccomp arch).
 fn filter_arches(c: &mut Checker, listed: &[OciArch]) -> Vec<(String, ScmpArch)> {
-    let native_label = native_oci_arch()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| format!("native ({})", std::env::consts::ARCH));
+    let native_label = seccomp_profile::arch::native_label();
     let mut out = vec![(native_label, ScmpArch::native())];
     for a in listed {
         let label = a.to_string();
@@ -1227,10 +1183,6 @@ fn libseccomp_version() -> String {
         .unwrap_or_else(|_| "(unknown version)".into())
 }
 
-fn our_table(label: &str) -> Option<Arch> {
-    Arch::ALL.into_iter().find(|a| a.scmp_name() == label)
-}
-
 /// (b): every name, resolved per filter architecture.
 fn check_names(c: &mut Checker, model: &Model) {
     let arches = filter_arches(c, &model.arches);
@@ -1257,7 +1209,9 @@ fn check_names(c: &mut Checker, model: &Model) {
             let kernel_only: Vec<String> = missing
                 .iter()
                 .filter_map(|(label, _)| {
-                    our_table(label)
+                    label
+                        .parse::<Arch>()
+                        .ok()
                         .and_then(|a| a.number_of(name))
                         .map(|nr| format!("{label} nr {nr}"))
                 })

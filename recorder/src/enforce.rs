@@ -480,7 +480,8 @@ fn compile_with(
     // Report the kernel's own errno when loading fails; only affects error values.
     let _ = filter.set_api_sysrawrc(true);
 
-    let mut arches: Vec<(String, ScmpArch)> = vec![(native_arch_name(), ScmpArch::native())];
+    let mut arches: Vec<(String, ScmpArch)> =
+        vec![(seccomp_profile::arch::native_label(), ScmpArch::native())];
     for arch in profile.architectures().iter().flatten() {
         let scmp = translate_arch(*arch)?;
         if scmp == ScmpArch::Native || arches.iter().any(|(_, a)| *a == scmp) {
@@ -623,13 +624,6 @@ fn describe(action: ScmpAction) -> String {
         ScmpAction::Errno(e) => format!("SCMP_ACT_ERRNO({e})"),
         ScmpAction::Trace(m) => format!("SCMP_ACT_TRACE({m})"),
         other => format!("{other:?}"),
-    }
-}
-
-fn native_arch_name() -> String {
-    match crate::syscalls::Arch::native() {
-        Some(arch) => arch.scmp_name().to_owned(),
-        None => format!("native ({})", std::env::consts::ARCH),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::profile::{self, ProfileOptions};
 use crate::profile_file::{self, HostFacts, ProfileFileError};
 use crate::report;
 use crate::runtime::{self, Runtime};
-use crate::state::{self, Claimed, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
+use crate::state::{self, Claimed, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{HostAbis, StartMode, StateLock, Tracer, TracerError, TracerPaths};
 
 /// Hook stages we act on.
@@ -281,7 +281,7 @@ fn prestart(
                 .unwrap_or_else(|| "oci".to_owned()),
         ),
         base,
-        errno: DefaultErrnoRepr::from(request.errno),
+        errno: request.errno,
         owner_pid: None,
         started_unix: state::now_unix(),
         runtime: Some(tail),
@@ -512,7 +512,7 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), HookErro
     let built = profile::build(
         &calls,
         &ProfileOptions {
-            errno: state.errno.into(),
+            errno: state.errno,
             native,
         },
     );
@@ -710,7 +710,7 @@ mod tests {
             recorded: None,
             format: None,
             base: None,
-            errno: DefaultErrnoRepr::Enosys,
+            errno: crate::profile::DefaultErrno::Enosys,
             owner_pid: None,
             started_unix: 1,
             runtime: None,

@@ -4,7 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod annotations;
-pub mod arg_check;
 pub mod args;
 pub mod btf;
 pub mod cgroup;
@@ -17,22 +16,21 @@ pub mod cmd_syscalls;
 pub mod cmd_validate;
 pub mod enforce;
 pub mod engine;
-pub mod evidence;
-pub mod exit;
 pub mod fault;
-pub mod formats;
 pub mod fsmode;
 pub mod hook;
 pub mod install;
 pub mod observability;
 pub mod outdir;
 pub mod output;
-pub mod profile;
-pub mod profile_file;
 pub mod record;
-pub mod report;
 pub mod runtime;
 pub mod spawn;
 pub mod state;
-pub mod syscalls;
 pub mod tracer;
+
+// Moved to the pure crate; re-exported so `crate::profile::...` and
+// `seccomp_recorder::profile::...` paths keep working.
+pub use seccomp_profile::{
+    arg_check, evidence, exit, formats, profile, profile_file, report, syscalls,
+};

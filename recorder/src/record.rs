@@ -19,7 +19,7 @@ use crate::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
 use crate::report::{self, Evidence, FirstSeen};
 use crate::runtime::Runtime;
 use crate::spawn::{self, SpawnError};
-use crate::state::{self, DefaultErrnoRepr, Kind, RecordingState, StateError, StateStore};
+use crate::state::{self, Kind, RecordingState, StateError, StateStore};
 use crate::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 
 /// Arguments of `record`.
@@ -323,7 +323,7 @@ fn own_state(
         recorded: None,
         format: None,
         base: None,
-        errno: DefaultErrnoRepr::Enosys,
+        errno: DefaultErrno::Enosys,
         owner_pid: Some(std::process::id() as i32),
         started_unix: state::now_unix(),
         runtime,

@@ -87,7 +87,7 @@ pub struct RecordingState {
     /// Base profile to merge (containers).
     pub base: Option<Destination>,
     /// Errno of denied syscalls.
-    pub errno: DefaultErrnoRepr,
+    pub errno: DefaultErrno,
     /// The process that owns a `Command` recording.
     pub owner_pid: Option<i32>,
     /// Unix seconds when the recording was registered.
@@ -101,35 +101,6 @@ pub struct RecordingState {
     /// Argument values of the tracked syscalls are recorded too.
     #[serde(default)]
     pub record_args: bool,
-}
-
-/// Serializable form of [`DefaultErrno`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DefaultErrnoRepr {
-    /// EPERM.
-    #[serde(rename = "EPERM")]
-    Eperm,
-    /// ENOSYS.
-    #[serde(rename = "ENOSYS")]
-    Enosys,
-}
-
-impl From<DefaultErrno> for DefaultErrnoRepr {
-    fn from(e: DefaultErrno) -> Self {
-        match e {
-            DefaultErrno::Eperm => DefaultErrnoRepr::Eperm,
-            DefaultErrno::Enosys => DefaultErrnoRepr::Enosys,
-        }
-    }
-}
-
-impl From<DefaultErrnoRepr> for DefaultErrno {
-    fn from(e: DefaultErrnoRepr) -> Self {
-        match e {
-            DefaultErrnoRepr::Eperm => DefaultErrno::Eperm,
-            DefaultErrnoRepr::Enosys => DefaultErrno::Enosys,
-        }
-    }
 }
 
 /// Checks that an id is safe as a file name (pure).
@@ -372,7 +343,7 @@ mod tests {
             recorded: None,
             format: None,
             base: None,
-            errno: DefaultErrnoRepr::Enosys,
+            errno: DefaultErrno::Enosys,
             owner_pid: None,
             started_unix: 1,
             runtime: None,

@@ -20,7 +20,7 @@
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::Value;
 
-use crate::profile_file::parse_action;
+use seccomp_profile::vocabulary::parse_action;
 
 /// Whether the twin turns `action` into `SCMP_ACT_LOG`.
 pub fn is_denial(action: LinuxSeccompAction) -> bool {

@@ -39,7 +39,8 @@ use crate::exit::{Categorized, Category};
 use crate::profile;
 
 /// An output format for a seccomp profile.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     /// The OCI runtime-spec `linux.seccomp` object (runc, crun, podman, Docker, kubelet
     /// `Localhost` profiles).
@@ -460,10 +461,10 @@ fn spo<'a>(
             profile.default_action(),
             LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
         );
-        if !(errno_action && n == libc::EPERM as u32) {
+        if !(errno_action && n == profile::EPERM) {
             notes.push(format!(
                 "spo format: the SeccompProfile CRD has no defaultErrnoRet; defaultErrnoRet {n} is dropped and syscalls the profile does not allow will fail with EPERM (1, the runtime's default){}",
-                if n == libc::ENOSYS as u32 {
+                if n == profile::ENOSYS {
                     " instead of ENOSYS (clone3 keeps ENOSYS by its explicit rule, so glibc's fallback to clone still works; other ENOSYS fallbacks will not)"
                 } else {
                     ""
@@ -1117,11 +1118,14 @@ mod tests {
     fn format_names() {
         assert_eq!(Format::default(), Format::Oci);
         assert_eq!(Format::Docker.to_string(), "docker");
-        use clap::ValueEnum;
-        let names: Vec<String> = Format::value_variants()
-            .iter()
-            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
-            .collect();
-        assert_eq!(names, ["oci", "docker", "spo"]);
+        #[cfg(feature = "clap")]
+        {
+            use clap::ValueEnum;
+            let names: Vec<String> = Format::value_variants()
+                .iter()
+                .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+                .collect();
+            assert_eq!(names, ["oci", "docker", "spo"]);
+        }
     }
 }

@@ -63,7 +63,7 @@ pub fn decided_by(value: &ArgValue) -> &str {
 pub fn verdict(variants: &[Variant], value: &ArgValue) -> Option<ArgVerdict> {
     let arch: Arch = value.arch.parse().ok()?;
     let name = decided_by(value);
-    let oci = crate::profile::oci_arch(arch);
+    let oci = crate::arch::to_oci(arch);
     let mut covered = false;
     let mut unknown = false;
     for v in variants {

@@ -9,17 +9,28 @@ use serde::Serialize;
 
 use crate::syscalls::Arch;
 
-/// The errno a denied syscall returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// `EPERM` on Linux: the number a profile means, whatever the host's libc says.
+pub const EPERM: u32 = 1;
+
+/// `ENOSYS` on Linux (38): profiles are Linux profiles, so this is not `libc::ENOSYS`,
+/// which is 78 on macOS.
+pub const ENOSYS: u32 = 38;
+
+/// The errno a denied syscall returns. Serialized as `"EPERM"` / `"ENOSYS"` (the
+/// recording state keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum DefaultErrno {
     /// EPERM (1): "operation not permitted"; what most profiles use. Programs that
     /// probe for a newer syscall (glibc's clone3) do not fall back on EPERM.
-    #[value(name = "EPERM", alias = "eperm")]
+    #[cfg_attr(feature = "clap", value(name = "EPERM", alias = "eperm"))]
+    #[serde(rename = "EPERM")]
     Eperm,
     /// ENOSYS (38): "function not implemented"; programs fall back to older
     /// syscalls, as under podman's own default profile. The default.
     #[default]
-    #[value(name = "ENOSYS", alias = "enosys")]
+    #[cfg_attr(feature = "clap", value(name = "ENOSYS", alias = "enosys"))]
+    #[serde(rename = "ENOSYS")]
     Enosys,
 }
 
@@ -27,8 +38,8 @@ impl DefaultErrno {
     /// The errno number.
     pub const fn number(self) -> u32 {
         match self {
-            DefaultErrno::Eperm => libc::EPERM as u32,
-            DefaultErrno::Enosys => libc::ENOSYS as u32,
+            DefaultErrno::Eperm => EPERM,
+            DefaultErrno::Enosys => ENOSYS,
         }
     }
 }
@@ -62,18 +73,6 @@ pub struct Built {
     pub unnamed: Vec<(Arch, u64)>,
 }
 
-/// The OCI spelling of an architecture.
-pub fn oci_arch(arch: Arch) -> OciArch {
-    match arch {
-        Arch::X86_64 => OciArch::ScmpArchX86_64,
-        Arch::X86 => OciArch::ScmpArchX86,
-        Arch::X32 => OciArch::ScmpArchX32,
-        Arch::Aarch64 => OciArch::ScmpArchAarch64,
-        Arch::Arm => OciArch::ScmpArchArm,
-        Arch::Riscv64 => OciArch::ScmpArchRiscv64,
-    }
-}
-
 /// Builds the default-deny profile that allows exactly the recorded syscall names.
 pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
     let mut arches: BTreeSet<Arch> = BTreeSet::new();
@@ -99,7 +98,7 @@ pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
     Built {
         profile: assemble(
             opts.errno.number(),
-            arches.into_iter().map(oci_arch).collect(),
+            arches.into_iter().map(crate::arch::to_oci).collect(),
             syscalls,
         ),
         unnamed,
@@ -249,7 +248,7 @@ pub const ENOSYS_FALLBACKS: &[&str] = &["clone3"];
 /// Whether `rule` is one of the explicit ENOSYS rules of [`add_fallback_rules`].
 pub fn is_fallback_rule(rule: &LinuxSyscall) -> bool {
     rule.action() == LinuxSeccompAction::ScmpActErrno
-        && rule.errno_ret() == Some(libc::ENOSYS as u32)
+        && rule.errno_ret() == Some(ENOSYS)
         && rule.args().as_ref().is_none_or(|a| a.is_empty())
         && !rule.names().is_empty()
         && rule
@@ -282,7 +281,7 @@ pub fn add_fallback_rules(profile: &LinuxSeccomp) -> LinuxSeccomp {
     let mut rule = LinuxSyscall::default();
     rule.set_names(missing);
     rule.set_action(LinuxSeccompAction::ScmpActErrno);
-    rule.set_errno_ret(Some(libc::ENOSYS as u32));
+    rule.set_errno_ret(Some(ENOSYS));
     let mut rules = profile.syscalls().clone().unwrap_or_default();
     rules.push(rule);
     let mut out = profile.clone();

@@ -25,14 +25,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use oci_spec::runtime::{
-    Arch as OciArch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder,
-    LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
-};
+use oci_spec::runtime::{Arch as OciArch, LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSyscall};
 use serde::Deserialize;
 
 use crate::exit::{Categorized, Category};
 use crate::syscalls::Arch;
+use crate::vocabulary::{capability_bit, errno_by_name, parse_action, parse_flag, parse_op};
 
 /// A rule of a profile, named for error messages: its position in the file's
 /// `syscalls` array (0-based, as in `jq '.syscalls[3]'`) and its syscall names.
@@ -103,9 +101,9 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
-    /// A fixed x86_64 host on kernel 6.1 with the given capability bounding set (tests).
-    #[cfg(test)]
-    pub(crate) fn test_x86_64(bounding_caps: u64) -> Self {
+    /// A fixed x86_64 host on kernel 6.1 with the given capability bounding set (for
+    /// tests, here and in the binary crate).
+    pub fn test_x86_64(bounding_caps: u64) -> Self {
         HostFacts {
             native_arch: Some(Arch::X86_64),
             go_arch: "amd64",
@@ -119,7 +117,7 @@ impl HostFacts {
     pub fn current() -> Self {
         HostFacts {
             native_arch: Arch::native(),
-            go_arch: go_arch(std::env::consts::ARCH),
+            go_arch: crate::arch::go_of_target(std::env::consts::ARCH),
             bounding_caps: std::fs::read_to_string("/proc/self/status")
                 .ok()
                 .and_then(|s| status_cap_field(&s, "CapBnd")),
@@ -130,24 +128,8 @@ impl HostFacts {
     }
 }
 
-/// The Go `GOARCH` spelling of a Rust `target_arch`.
-fn go_arch(rust_arch: &'static str) -> &'static str {
-    match rust_arch {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "loongarch64" => "loong64",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "powerpc" => "ppc",
-        "mips64" if cfg!(target_endian = "little") => "mips64le",
-        "mips" if cfg!(target_endian = "little") => "mipsle",
-        other => other,
-    }
-}
-
 /// A hexadecimal capability field (`CapBnd`, `CapEff`, ...) of `/proc/<pid>/status`.
-pub(crate) fn status_cap_field(status: &str, field: &str) -> Option<u64> {
+pub fn status_cap_field(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         (key == field)
@@ -176,59 +158,6 @@ fn parse_min_kernel(s: &str) -> Option<(u32, u32)> {
             .flatten()
     };
     Some((number(major)?, number(minor)?))
-}
-
-/// Capability names as podman and Docker write them, in bit order.
-const CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// The bit number of capability `name` (`CAP_SYS_ADMIN` → 21).
-pub(crate) fn capability_bit(name: &str) -> Option<u32> {
-    CAPABILITIES
-        .iter()
-        .position(|c| *c == name)
-        .and_then(|i| u32::try_from(i).ok())
 }
 
 /// Why a profile file could not be read or understood.
@@ -545,7 +474,7 @@ pub fn parse_profile(
 }
 
 /// serde_json's message without its " at line L column C", which we say our own way.
-pub(crate) fn without_position(e: &serde_json::Error) -> String {
+pub fn without_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(cut) => text[..cut].to_owned(),
@@ -714,23 +643,6 @@ fn errno_value(
     }
 }
 
-/// The number of errno `name` (`ENOSYS` → 38) on this architecture.
-pub fn errno_by_name(name: &str) -> Option<u32> {
-    use nix::errno::Errno;
-    let canonical = match name {
-        "EWOULDBLOCK" => "EAGAIN",
-        "EDEADLOCK" => "EDEADLK",
-        "ENOTSUP" => "EOPNOTSUPP",
-        other => other,
-    };
-    (1..=4095).find_map(|n| {
-        let errno = Errno::from_raw(n);
-        (errno != Errno::UnknownErrno && format!("{errno:?}") == canonical)
-            .then(|| u32::try_from(n).ok())
-            .flatten()
-    })
-}
-
 /// Docker/podman semantics: keep the rule when no `excludes` condition holds and every
 /// `includes` condition holds.
 fn rule_applies(raw: &RawRule, rule: &RuleRef, host: &HostFacts) -> Result<bool, ProfileErrorKind> {
@@ -837,52 +749,11 @@ fn parse_arch(name: &str, field: &'static str) -> Result<OciArch, ProfileErrorKi
     })
 }
 
-/// The runtime-spec action names.
-pub fn parse_action(name: &str) -> Option<LinuxSeccompAction> {
-    Some(match name {
-        "SCMP_ACT_KILL" => LinuxSeccompAction::ScmpActKill,
-        "SCMP_ACT_KILL_THREAD" => LinuxSeccompAction::ScmpActKillThread,
-        "SCMP_ACT_KILL_PROCESS" => LinuxSeccompAction::ScmpActKillProcess,
-        "SCMP_ACT_TRAP" => LinuxSeccompAction::ScmpActTrap,
-        "SCMP_ACT_ERRNO" => LinuxSeccompAction::ScmpActErrno,
-        "SCMP_ACT_NOTIFY" => LinuxSeccompAction::ScmpActNotify,
-        "SCMP_ACT_TRACE" => LinuxSeccompAction::ScmpActTrace,
-        "SCMP_ACT_LOG" => LinuxSeccompAction::ScmpActLog,
-        "SCMP_ACT_ALLOW" => LinuxSeccompAction::ScmpActAllow,
-        _ => return None,
-    })
-}
-
-/// The runtime-spec operator names.
-pub fn parse_op(name: &str) -> Option<LinuxSeccompOperator> {
-    Some(match name {
-        "SCMP_CMP_NE" => LinuxSeccompOperator::ScmpCmpNe,
-        "SCMP_CMP_LT" => LinuxSeccompOperator::ScmpCmpLt,
-        "SCMP_CMP_LE" => LinuxSeccompOperator::ScmpCmpLe,
-        "SCMP_CMP_EQ" => LinuxSeccompOperator::ScmpCmpEq,
-        "SCMP_CMP_GE" => LinuxSeccompOperator::ScmpCmpGe,
-        "SCMP_CMP_GT" => LinuxSeccompOperator::ScmpCmpGt,
-        "SCMP_CMP_MASKED_EQ" => LinuxSeccompOperator::ScmpCmpMaskedEq,
-        _ => return None,
-    })
-}
-
-/// The runtime-spec flag names.
-pub fn parse_flag(name: &str) -> Option<LinuxSeccompFilterFlag> {
-    Some(match name {
-        "SECCOMP_FILTER_FLAG_LOG" => LinuxSeccompFilterFlag::SeccompFilterFlagLog,
-        "SECCOMP_FILTER_FLAG_TSYNC" => LinuxSeccompFilterFlag::SeccompFilterFlagTsync,
-        "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow,
-        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => {
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv
-        }
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocabulary::capability_bit;
+    use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
 
     fn host() -> HostFacts {
         // CAP_CHOWN and CAP_SYS_ADMIN only.
@@ -1181,7 +1052,5 @@ mod tests {
             status_cap_field("Name:\tx\nCapBnd:\t000001ffffffffff\n", "CapBnd"),
             Some(0x1ff_ffff_ffff)
         );
-        assert_eq!(go_arch("x86_64"), "amd64");
-        assert_eq!(go_arch("aarch64"), "arm64");
     }
 }

@@ -12,7 +12,7 @@
 //! - a report: the same, where an entry may also say which process made the first call
 //!   (`"first": {"pid", "tid", "comm", "after_ms"}`); other top-level fields are ignored.
 //!
-//! What an input shows was used is a list of [`Evidence`] entries. A recording gives one
+//! What an input shows was used is a list of [`NamedSyscall`] entries. A recording gives one
 //! entry per syscall it counted, with its architecture. A profile gives the names it
 //! allows, without an architecture (they apply to every architecture it lists) and
 //! without counts.
@@ -27,19 +27,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use libseccomp::ScmpSyscall;
 use oci_spec::runtime::{Arch as OciArch, LinuxSeccomp, LinuxSeccompAction};
 
+use crate::arch::{from_oci, to_oci};
 use crate::exit::{Categorized, Category};
-use crate::profile::oci_arch;
 use crate::profile_file::{self, HostFacts, LoadedProfile, ProfileErrorKind, ProfileFileError};
 use crate::report::FirstSeen;
 use crate::report::Report;
 use crate::syscalls::Arch;
 
-/// One syscall an input shows was used (a recording) or is allowed (a profile).
+/// One syscall an input names: used (a recording) or allowed (a profile). Not to be
+/// confused with [`crate::report::Evidence`], a recorded call with its first use.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Evidence {
+pub struct NamedSyscall {
     /// The ABI of the calls; `None` for a profile's names, which apply to every
     /// architecture the profile lists.
     pub arch: Option<Arch>,
@@ -114,7 +114,7 @@ impl Variant {
     pub fn arches(&self) -> Vec<OciArch> {
         match self.loaded.seccomp.architectures() {
             Some(listed) if !listed.is_empty() => listed.clone(),
-            _ => self.native.map(oci_arch).into_iter().collect(),
+            _ => self.native.map(to_oci).into_iter().collect(),
         }
     }
 }
@@ -127,7 +127,7 @@ pub enum Content {
     /// A recording.
     Recording {
         /// Named syscalls, in file order.
-        calls: Vec<Evidence>,
+        calls: Vec<NamedSyscall>,
         /// Numbers no table names.
         unnamed: Vec<UnnamedCall>,
     },
@@ -153,7 +153,7 @@ pub fn names_input(label: &str, names: &[&str]) -> Input {
         content: Content::Recording {
             calls: names
                 .iter()
-                .map(|n| Evidence {
+                .map(|n| NamedSyscall {
                     arch: None,
                     name: (*n).to_owned(),
                     nr: None,
@@ -375,17 +375,6 @@ fn looks_like_profile(top: &serde_json::Map<String, serde_json::Value>) -> bool 
             .is_some_and(|rules| rules.iter().any(|r| r.get("action").is_some()))
 }
 
-/// The Go `GOARCH` name of a table architecture, which `includes.arches` uses.
-fn go_arch(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 | Arch::X32 => "amd64",
-        Arch::X86 => "386",
-        Arch::Aarch64 => "arm64",
-        Arch::Arm => "arm",
-        Arch::Riscv64 => "riscv64",
-    }
-}
-
 /// The hosts a profile is resolved for: each `archMap` main architecture with a table,
 /// or just this host.
 fn hosts_for(top: &serde_json::Map<String, serde_json::Value>, host: &HostFacts) -> Vec<HostFacts> {
@@ -411,7 +400,7 @@ fn hosts_for(top: &serde_json::Map<String, serde_json::Value>, host: &HostFacts)
         .into_iter()
         .map(|arch| HostFacts {
             native_arch: Some(arch),
-            go_arch: go_arch(arch),
+            go_arch: crate::arch::to_go(arch),
             ..host.clone()
         })
         .collect()
@@ -521,7 +510,7 @@ fn parse_recording(text: &str, path: &Path, kind: InputKind) -> Result<Content, 
                 continue;
             }
         };
-        calls.push(Evidence {
+        calls.push(NamedSyscall {
             arch: Some(arch),
             name,
             nr: Some(call.nr),
@@ -561,7 +550,7 @@ impl Input {
     /// What the input shows was used: a recording's calls, or the names a profile
     /// allows (sorted, marked when only conditional rules allow them). Unnamed numbers
     /// are in [`Content::Recording`].
-    pub fn evidence(&self) -> Result<Vec<Evidence>, EvidenceError> {
+    pub fn evidence(&self) -> Result<Vec<NamedSyscall>, EvidenceError> {
         let variants = match &self.content {
             Content::Recording { calls, .. } => return Ok(calls.clone()),
             Content::Profile(v) => v,
@@ -588,7 +577,7 @@ impl Input {
         }
         Ok(names
             .into_iter()
-            .map(|(name, conditional)| Evidence {
+            .map(|(name, conditional)| NamedSyscall {
                 arch: None,
                 name,
                 nr: None,
@@ -608,30 +597,13 @@ impl Input {
     }
 }
 
-/// The table architecture of a runtime-spec architecture, if it has a table.
-pub fn table_arch(arch: OciArch) -> Option<Arch> {
-    match arch {
-        OciArch::ScmpArchX86_64 => Some(Arch::X86_64),
-        OciArch::ScmpArchX86 => Some(Arch::X86),
-        OciArch::ScmpArchX32 => Some(Arch::X32),
-        OciArch::ScmpArchAarch64 => Some(Arch::Aarch64),
-        OciArch::ScmpArchArm => Some(Arch::Arm),
-        OciArch::ScmpArchRiscv64 => Some(Arch::Riscv64),
-        OciArch::ScmpArchNative => Arch::native(),
-        _ => None,
-    }
-}
-
 /// Whether `name` is a syscall on `arch`: our tables where we have one, libseccomp's
 /// otherwise (runtimes skip a name on the architectures that lack it).
 pub fn knows(arch: OciArch, name: &str) -> bool {
-    if let Some(table) = table_arch(arch) {
+    if let Some(table) = from_oci(arch) {
         return table.number_of(name).is_some();
     }
-    libseccomp::ScmpArch::from_str(&arch.to_string())
-        .ok()
-        .and_then(|a| ScmpSyscall::from_name_by_arch(name, a).ok())
-        .is_some_and(|s| s.as_raw_syscall() >= 0)
+    crate::libseccomp_names::knows(&arch.to_string(), name)
 }
 
 /// An architecture as a sorted-map key: table architectures first, in their order
@@ -641,7 +613,7 @@ pub struct ArchKey(pub OciArch);
 
 impl ArchKey {
     fn sort_key(&self) -> (usize, String) {
-        let index = table_arch(self.0)
+        let index = from_oci(self.0)
             .filter(|_| self.0 != OciArch::ScmpArchNative)
             .and_then(|a| Arch::ALL.iter().position(|x| *x == a))
             .unwrap_or(Arch::ALL.len());
@@ -770,7 +742,7 @@ pub fn verdict(
 ) -> Verdict {
     match arch {
         Some(a) => policies
-            .get(&ArchKey(oci_arch(a)))
+            .get(&ArchKey(to_oci(a)))
             .map_or(Verdict::Denied, |p| p.verdict(name)),
         None => policies
             .iter()
@@ -1068,6 +1040,8 @@ mod tests {
 
     #[test]
     fn arches_without_a_table_use_libseccomp() {
+        // Without the feature an architecture without a table knows no name.
+        #[cfg(feature = "libseccomp")]
         assert!(knows(OciArch::ScmpArchPpc64le, "read"));
         assert!(!knows(OciArch::ScmpArchPpc64le, "no_such_syscall"));
         assert!(knows(OciArch::ScmpArchX86, "socketcall"));

@@ -1,0 +1,25 @@
+//! seccomp-profile: everything about seccomp profiles that does not need the kernel.
+//!
+//! Syscall tables per architecture, the architecture spellings, the recording model,
+//! building a default-deny profile from counts, reading OCI / Docker / SPO profiles,
+//! writing them per format, and the toolkit behind `check`, `diff`, `merge` and
+//! `validate`. Counts in, profiles and reports out: no eBPF, no root, stable Rust.
+#![warn(missing_docs)]
+
+pub mod arch;
+pub mod arg_check;
+pub mod args;
+pub mod check;
+pub mod diff;
+pub mod evidence;
+pub mod exit;
+pub mod formats;
+pub mod libseccomp_names;
+pub mod merge;
+pub mod profile;
+pub mod profile_file;
+pub mod report;
+pub mod rule;
+pub mod runtime;
+pub mod syscalls;
+pub mod vocabulary;
