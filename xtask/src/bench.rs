@@ -144,7 +144,7 @@ fn attach_floor() -> Result<Box<dyn std::any::Any>> {
 }
 
 /// Whether /dev/null is the null character device (the busy workload writes to it).
-fn dev_null_ok() -> bool {
+pub(crate) fn dev_null_ok() -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device())
 }
@@ -192,7 +192,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-fn catch_interrupts() {
+pub(crate) fn catch_interrupts() {
     let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic (async-signal-safe).
     unsafe {
@@ -201,7 +201,7 @@ fn catch_interrupts() {
     }
 }
 
-fn check_interrupted() -> Result<()> {
+pub(crate) fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
         bail!("interrupted; cleaned up");
     }
@@ -1586,7 +1586,7 @@ fn machine_facts() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
@@ -1598,7 +1598,7 @@ fn sorted(v: &[f64]) -> Vec<f64> {
     s
 }
 
-fn median(v: &[f64]) -> f64 {
+pub(crate) fn median(v: &[f64]) -> f64 {
     let s = sorted(v);
     match s.len() {
         0 => f64::NAN,
@@ -1621,11 +1621,11 @@ fn p90(v: &[f64]) -> f64 {
     percentile(v, 0.9)
 }
 
-fn min(v: &[f64]) -> f64 {
+pub(crate) fn min(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
-fn max(v: &[f64]) -> f64 {
+pub(crate) fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 

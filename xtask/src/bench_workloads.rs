@@ -21,11 +21,11 @@ use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 
+use crate::bench::{catch_interrupts, check_interrupted, dev_null_ok, loadavg, max, median, min};
 use crate::{cargo, output, root, sh, IsolatedState};
 
 /// Goal: recorded wall and CPU time at most this many times bare.
@@ -801,59 +801,6 @@ fn verdict(pass: bool, ratio: f64) -> String {
     } else {
         format!("MISS (+{:.0} % over goal)", (ratio / GOAL - 1.0) * 100.0)
     }
-}
-
-/// Whether /dev/null is the null character device (the busy workload writes to it).
-fn dev_null_ok() -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device())
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
-
-/// Set by SIGINT / SIGTERM (only when [`cli`] runs): the next step stops and cleans up.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn catch_interrupts() {
-    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-}
-
-fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        bail!("interrupted; cleaned up");
-    }
-    Ok(())
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
-fn min(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 #[cfg(test)]
