@@ -210,6 +210,22 @@ pub fn apply_arg_rules(
     (with_unconditional(profile, keep, arg_rules.rules), warnings)
 }
 
+/// `r` without the names in `drop`; `None` when no name is left.
+fn without_names(r: &LinuxSyscall, drop: &BTreeSet<String>) -> Option<LinuxSyscall> {
+    let names: Vec<String> = r
+        .names()
+        .iter()
+        .filter(|n| !drop.contains(*n))
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let mut kept = r.clone();
+    kept.set_names(names);
+    Some(kept)
+}
+
 /// Drops conditional allow rules (and names in them) that an unconditional allow
 /// rule makes moot (pure).
 fn drop_moot_conditions(profile: &LinuxSeccomp) -> LinuxSeccomp {
@@ -222,17 +238,7 @@ fn drop_moot_conditions(profile: &LinuxSeccomp) -> LinuxSeccomp {
             rules.push(r.clone());
             continue;
         }
-        let names: Vec<String> = r
-            .names()
-            .iter()
-            .filter(|n| !unconditional.contains(*n))
-            .cloned()
-            .collect();
-        if !names.is_empty() {
-            let mut kept = r.clone();
-            kept.set_names(names);
-            rules.push(kept);
-        }
+        rules.extend(without_names(r, &unconditional));
     }
     with_rules(profile, rules)
 }
@@ -325,17 +331,7 @@ pub fn merge_base(recorded: &LinuxSeccomp, base: &LinuxSeccomp) -> (LinuxSeccomp
         if r.args().is_none() {
             continue;
         }
-        let names: Vec<String> = r
-            .names()
-            .iter()
-            .filter(|n| !allowed.contains(*n))
-            .cloned()
-            .collect();
-        if !names.is_empty() {
-            let mut kept = r.clone();
-            kept.set_names(names);
-            rules.push(kept);
-        }
+        rules.extend(without_names(r, &allowed));
     }
     out.set_syscalls(if rules.is_empty() { None } else { Some(rules) });
     let mut arches: Vec<OciArch> = out.architectures().clone().unwrap_or_default();
