@@ -10,10 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod bench_enforced;
-mod bench_hook;
-mod bench_workloads;
-mod cbpf;
+
 mod demo;
 mod drill;
 mod podman;
@@ -72,7 +69,7 @@ enum Task {
     #[command(hide = true)]
     BenchWorkloads {
         /// Measured rounds (1 or 2: quick, about a minute).
-        #[arg(long, default_value_t = bench_workloads::DEFAULT_ROUNDS)]
+        #[arg(long, default_value_t = bench::workloads::DEFAULT_ROUNDS)]
         rounds: usize,
     },
     /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
@@ -100,12 +97,12 @@ fn main() -> ExitCode {
             runs,
             hook_only: true,
             ..
-        } => setup().and_then(|_| bench_hook::run_alone(runs)),
+        } => setup().and_then(|_| bench::hook::run_alone(runs)),
         Task::BenchEnforced { quick } => {
-            bench_enforced::run(&root().join("target/release/seccomp-recorder"), quick)
+            bench::enforced::run(&root().join("target/release/seccomp-recorder"), quick)
                 .map(|md| println!("{md}"))
         }
-        Task::BenchWorkloads { rounds } => setup().and_then(|_| bench_workloads::cli(rounds)),
+        Task::BenchWorkloads { rounds } => setup().and_then(|_| bench::workloads::cli(rounds)),
         Task::Drill { name } => drill::run(name.as_deref()),
     };
     match result {

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::bench::{catch_interrupts, check_interrupted, dev_null_ok, loadavg, max, median, min};
+use super::{catch_interrupts, check_interrupted, dev_null_ok, loadavg, max, median, min};
 use crate::{cargo, output, root, sh, IsolatedState};
 
 /// Goal: recorded wall and CPU time at most this many times bare.

@@ -17,7 +17,7 @@
 //!   first vs last, unconditional vs behind an argument load, to show the kernel's
 //!   action cache.
 //! - The loaded filters are dumped with `PTRACE_SECCOMP_GET_FILTER` and analysed with
-//!   [`crate::cbpf`] (instruction count, tree or linear, path length per syscall,
+//!   [`super::cbpf`] (instruction count, tree or linear, path length per syscall,
 //!   cacheable or not).
 
 use std::fmt::Write as _;
@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
-use crate::cbpf;
+use super::cbpf;
+use super::stats::percentile;
 
 const C_SOURCE: &str = include_str!("enfbench.c");
 /// Bits of enfbench's MASK, in its output order.
@@ -376,7 +377,7 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
 
     let _ = writeln!(
         s,
-        "\n### Loaded filters (PTRACE_SECCOMP_GET_FILTER, disassembled by xtask/src/cbpf.rs)\n\n\
+        "\n### Loaded filters (PTRACE_SECCOMP_GET_FILTER, disassembled by xtask/src/bench/cbpf.rs)\n\n\
          Steps = instructions the kernel runs for the call (`cached` = the kernel's action \
          cache allows it without running the filter: ALLOW decided from nr/arch alone).\n"
     );
@@ -848,24 +849,8 @@ fn split_rules(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
 fn median(v: &[f64]) -> f64 {
     percentile(v, 0.5)
-}
-
-/// Nearest-rank percentile (`q` in 0..=1); NaN for no values.
-fn percentile(v: &[f64], q: f64) -> f64 {
-    let s = sorted(v);
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
-    s[rank - 1]
 }
 
 #[cfg(test)]
