@@ -57,6 +57,10 @@ enum Task {
         /// left alone.
         #[arg(long, conflicts_with = "hook_only")]
         quick: bool,
+        /// Only the scale runs (1 to 256 recordings at once, cgroup depth 1/3/6) and
+        /// the loss runs (50M calls from 16 threads, 64 recordings at once), printed.
+        #[arg(long, conflicts_with_all = ["hook_only", "quick"])]
+        scale_only: bool,
     },
     /// What an enforced profile costs (ours vs podman's default; enforce, crun, runc).
     #[command(hide = true)]
@@ -92,7 +96,15 @@ fn main() -> ExitCode {
             runs,
             hook_only: false,
             quick,
-        } => setup().and_then(|_| bench::run(iterations, runs, quick)),
+            scale_only,
+        } => {
+            let mode = match (quick, scale_only) {
+                (true, _) => bench::Mode::Quick,
+                (_, true) => bench::Mode::Scale,
+                _ => bench::Mode::Full,
+            };
+            setup().and_then(|_| bench::run(iterations, runs, mode))
+        }
         Task::Bench {
             runs,
             hook_only: true,

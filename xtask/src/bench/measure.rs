@@ -205,21 +205,123 @@ pub(super) fn sys_enter_links() -> Option<usize> {
 
 /// Whether `parent` has a child process whose command name is `name`.
 pub(super) fn has_child_named(parent: u32, name: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            return false;
-        };
+    child_named(parent, name).is_some()
+}
+
+/// The pid of a child of `parent` whose comm is `name`.
+pub(super) fn child_named(parent: u32, name: &str) -> Option<u32> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
         // "pid (comm) state ppid ..."; comm may contain spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            return false;
-        };
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
         let comm = &stat[open + 1..close];
-        let ppid = stat[close + 1..].split_whitespace().nth(1);
-        comm == name && ppid == Some(parent.to_string().as_str())
+        let ppid = stat[close + 1..].split_whitespace().nth(1)?;
+        (comm == name && ppid == parent.to_string()).then_some(pid)
     })
+}
+
+/// A `kB` field of /proc/PID/status (VmRSS, VmHWM, ...), in KiB.
+pub(super) fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(key)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The cgroup v2 depth of a process (0 = the root cgroup).
+pub(super) fn cgroup_depth(pid: u32) -> Option<usize> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(path.split('/').filter(|c| !c.is_empty()).count())
+}
+
+/// Reaps `pid` if it has exited: its status and the peak RSS (KiB) of it and its
+/// reaped descendants (`wait4`'s `ru_maxrss`). `None` while it still runs.
+pub(super) fn try_reap(pid: u32) -> Result<Option<(std::process::ExitStatus, u64)>> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = i32::try_from(pid).context("pid out of range")?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4(2) on our own unreaped child, with valid out-pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+    match r {
+        0 => Ok(None),
+        r if r == pid => Ok(Some((
+            std::process::ExitStatus::from_raw(status),
+            u64::try_from(ru.ru_maxrss).unwrap_or(0),
+        ))),
+        _ => Err(std::io::Error::last_os_error()).context("wait4"),
+    }
+}
+
+/// Like [`timed_output`], and also the peak RSS (KiB) of the process tree's largest
+/// process, from `wait4`.
+pub(super) fn timed_output_rss(cmd: &mut Command) -> Result<(Output, Duration, u64)> {
+    use std::io::Read;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let mut err_pipe = child.stderr.take().context("no stderr pipe")?;
+    let errs = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let mut stdout = Vec::new();
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout)
+            .context("cannot read the child's stdout")?;
+    }
+    let stderr = errs.join().unwrap_or_default();
+    loop {
+        if let Some((status, rss)) = try_reap(child.id())? {
+            return Ok((
+                Output {
+                    status,
+                    stdout,
+                    stderr,
+                },
+                start.elapsed(),
+                rss,
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Kernel memory (`bytes_memlock`, summed) of the maps our pinned programs under
+/// `pin_dir` use, from bpftool. `None` when bpftool cannot tell.
+pub(super) fn maps_memlock(pin_dir: &Path) -> Option<(u64, usize)> {
+    let mut ids = std::collections::BTreeSet::new();
+    for prog in ["prog", "prog_switch", "prog_migrate"] {
+        let path = pin_dir.join(prog);
+        if !path.exists() {
+            continue;
+        }
+        let text = output(
+            Command::new("bpftool")
+                .args(["-j", "prog", "show", "pinned"])
+                .arg(&path),
+        )?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        for id in v.get("map_ids")?.as_array()? {
+            ids.insert(id.as_u64()?);
+        }
+    }
+    let mut total = 0;
+    for id in &ids {
+        let text =
+            output(Command::new("bpftool").args(["-j", "map", "show", "id", &id.to_string()]))?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        total += v.get("bytes_memlock")?.as_u64()?;
+    }
+    (!ids.is_empty()).then_some((total, ids.len()))
 }
 
 pub(super) fn machine_facts() -> Vec<(&'static str, String)> {

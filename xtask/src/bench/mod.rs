@@ -28,8 +28,11 @@ use crate::{cargo, output, root, sh, IsolatedState};
 pub mod cbpf;
 pub mod enforced;
 pub mod hook;
+mod loss;
 mod markdown;
+mod markdown_scale;
 mod measure;
+mod scale;
 mod stats;
 pub mod workloads;
 
@@ -70,8 +73,29 @@ const IDLE_TOLERANCE: f64 = 0.02;
 /// Set in the re-executed bench to stop a second re-execution.
 const INNER_ENV: &str = "XTASK_BENCH_WITH_FLOOR";
 
+/// What `cargo xtask bench` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything, written to docs/benchmarks.md.
+    Full,
+    /// The per-syscall goals from a short run; exits non-zero on a miss.
+    Quick,
+    /// Only the scale and loss runs, printed.
+    Scale,
+}
+
+impl Mode {
+    fn flag(self) -> Option<&'static str> {
+        match self {
+            Mode::Full => None,
+            Mode::Quick => Some("--quick"),
+            Mode::Scale => Some("--scale-only"),
+        }
+    }
+}
+
 /// Entry point of `cargo xtask bench`.
-pub fn run(iterations: u64, runs: usize, quick: bool) -> Result<()> {
+pub fn run(iterations: u64, runs: usize, mode: Mode) -> Result<()> {
     ensure!(iterations >= 10_000, "--iterations must be at least 10000");
     ensure!(runs >= 3, "--runs must be at least 3");
     ensure!(
@@ -94,7 +118,7 @@ pub fn run(iterations: u64, runs: usize, quick: bool) -> Result<()> {
             .args(["run", "--quiet", "-p", "xtask", "--features", "floor", "--"])
             .args(["bench", "--iterations", &iterations.to_string()])
             .args(["--runs", &runs.to_string()])
-            .args(quick.then_some("--quick"))
+            .args(mode.flag())
             .env(INNER_ENV, "1")
             .status()
             .context("cannot run cargo to build xtask with the `floor` feature")?;
@@ -112,7 +136,24 @@ pub fn run(iterations: u64, runs: usize, quick: bool) -> Result<()> {
     catch_interrupts();
 
     let mut bench = Bench::new(bin.clone())?;
-    if quick {
+    if mode == Mode::Scale {
+        let slice_n = iterations / SLICES as u64;
+        let prog = loop_program(&bench.work, "getppid-loop", slice_n)?;
+        bench
+            .record_status(&["true"])
+            .context("warm-up record -- true")?;
+        let scale = bench.scale(&prog, slice_n)?;
+        let loss = bench.loss()?;
+        drop(bench);
+        println!("{}", markdown_scale::scale_section(&scale, slice_n));
+        println!("{}", markdown_scale::loss_section(&loss));
+        ensure!(
+            loss.exact(),
+            "bench --scale-only: a count was not exact (above)"
+        );
+        return Ok(());
+    }
+    if mode == Mode::Quick {
         let (goals, pass) = bench.quick(iterations, QUICK_ROUNDS)?;
         drop(bench);
         println!("{goals}");
