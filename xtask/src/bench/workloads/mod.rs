@@ -17,7 +17,6 @@
 //! `cargo xtask bench-workloads [--rounds N]` runs this alone (hidden subcommand); the main
 //! bench calls [`run_with`] with its own isolated pin directories.
 
-use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +26,11 @@ use anyhow::{bail, ensure, Context, Result};
 
 use super::{catch_interrupts, check_interrupted, dev_null_ok, loadavg, max, median, min};
 use crate::{cargo, output, root, sh, IsolatedState};
+
+mod markdown;
+mod project;
+
+use project::{c_project, MAKEFILE, PY_SCRIPT};
 
 /// Goal: recorded wall and CPU time at most this many times bare.
 pub const GOAL: f64 = 1.10;
@@ -47,63 +51,6 @@ const C_FILES: usize = 30;
 const C_FUNCS: usize = 12;
 /// Parallel jobs of the gcc workload's make.
 const MAKE_JOBS: &str = "-j2";
-
-/// The python workload; argv: base dir, files per thread, computation size.
-const PY_SCRIPT: &str = r#"import hashlib, os, sys, threading
-
-THREADS = 4
-base, FILES, COMPUTE = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-FSYNC_EVERY = 100
-
-
-def worker(k, results):
-    d = os.path.join(base, "t%d" % k)
-    os.mkdir(d)
-    h = hashlib.sha256()
-    payload = bytes((k * 31 + i) % 251 for i in range(4096))
-    acc = 0
-    for i in range(FILES):
-        tmp = os.path.join(d, "f%d.tmp" % i)
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.write(i.to_bytes(8, "little"))
-            if i % FSYNC_EVERY == 0:
-                f.flush()
-                os.fsync(f.fileno())
-        st = os.stat(tmp)
-        final = os.path.join(d, "g%d.dat" % i)
-        os.rename(tmp, final)
-        with open(final, "rb") as f:
-            data = f.read()
-        assert len(data) == st.st_size
-        h.update(data)
-        acc += sum(x * x for x in range(COMPUTE + i % 50))
-        if i % 16 == 0:
-            acc += len(os.listdir(d))
-        if i % 4 == 3:
-            for j in range(i - 3, i + 1):
-                os.unlink(os.path.join(d, "g%d.dat" % j))
-    for name in os.listdir(d):
-        os.unlink(os.path.join(d, name))
-    os.rmdir(d)
-    results[k] = (h.hexdigest(), acc)
-
-
-results = [None] * THREADS
-threads = [threading.Thread(target=worker, args=(k, results)) for k in range(THREADS)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-assert all(r is not None for r in results)
-print(hashlib.sha256(repr(results).encode()).hexdigest()[:16])
-"#;
-
-/// The gcc workload's Makefile (`make -B` rebuilds everything each run).
-const MAKEFILE: &str = "SRCS := $(sort $(wildcard *.c))\n\
-OBJS := $(SRCS:.c=.o)\n\
-prog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n\
-%.o: %.c\n\t$(CC) -O2 -Wall -c -o $@ $<\n";
 
 /// Where the recorder keeps its pins and state for this benchmark alone (never shared
 /// with other users of the machine's recorder).
@@ -582,225 +529,6 @@ fn python3() -> Result<PathBuf> {
     let found = output(Command::new("sh").args(["-c", "command -v python3"]))
         .context("python3 is not installed")?;
     Ok(PathBuf::from(found.trim()))
-}
-
-/// The generated C project: (file name, text), deterministic.
-fn c_project(files: usize, funcs: usize) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(files + 1);
-    for f in 0..files {
-        let mut s = String::from("#include <stdint.h>\n#include <string.h>\n\n");
-        for g in 0..funcs {
-            let _ = write!(
-                s,
-                "static uint64_t mix_{f}_{g}(uint64_t x, const uint8_t *p, size_t n) {{\n\
-                 \x20   for (size_t i = 0; i < n; i++) {{ x ^= p[i] + (x << 6) + (x >> 2); x *= 0x100000001b3ULL + {g}; }}\n\
-                 \x20   return x;\n}}\n\
-                 uint64_t work_{f}_{g}(uint64_t seed) {{\n\
-                 \x20   uint8_t buf[256]; uint64_t acc = seed + {f};\n\
-                 \x20   for (int r = 0; r < 64; r++) {{\n\
-                 \x20       for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(acc >> (i % 8) * 8) ^ (uint8_t)i;\n\
-                 \x20       switch (r % 4) {{\n\
-                 \x20       case 0: acc = mix_{f}_{g}(acc, buf, sizeof buf); break;\n\
-                 \x20       case 1: {{ double d = (double)acc; for (int k = 0; k < 8; k++) d = d * 1.000001 + k; acc += (uint64_t)d; }} break;\n\
-                 \x20       case 2: memmove(buf + 1, buf, sizeof buf - 1); acc += buf[r]; break;\n\
-                 \x20       default: acc = (acc << 13) | (acc >> 51); break;\n\
-                 \x20       }}\n    }}\n    return acc;\n}}\n\n"
-            );
-        }
-        out.push((format!("f{f:02}.c"), s));
-    }
-    let mut main = String::from("#include <stdint.h>\n#include <stdio.h>\n\n");
-    for f in 0..files {
-        for g in 0..funcs {
-            let _ = writeln!(main, "uint64_t work_{f}_{g}(uint64_t);");
-        }
-    }
-    main.push_str("\nint main(void) {\n    uint64_t a = 1;\n");
-    for f in 0..files {
-        for g in 0..funcs {
-            let _ = writeln!(main, "    a += work_{f}_{g}(a);");
-        }
-    }
-    main.push_str("    printf(\"%llu\\n\", (unsigned long long)a);\n    return 0;\n}\n");
-    out.push(("main.c".to_owned(), main));
-    out
-}
-
-/// Per-configuration summary of one workload.
-#[derive(Debug, Clone, Copy)]
-struct Summary {
-    n: usize,
-    wall: (f64, f64, f64),
-    cpu: (f64, f64, f64),
-    sys: f64,
-    /// Median over the rounds of this configuration's time / bare's in the same round.
-    wall_ratio: f64,
-    cpu_ratio: f64,
-}
-
-impl Measured {
-    fn summary(&self, config: Config) -> Option<Summary> {
-        let pairs: Vec<(Run, Run)> = self
-            .rounds
-            .iter()
-            .filter_map(|r| Some((r[Config::Bare as usize]?, r[config as usize]?)))
-            .collect();
-        if pairs.is_empty() {
-            return None;
-        }
-        let of =
-            |f: &dyn Fn(&Run) -> f64| -> Vec<f64> { pairs.iter().map(|(_, r)| f(r)).collect() };
-        let triple = |v: &[f64]| (median(v), min(v), max(v));
-        let ratio = |f: &dyn Fn(&Run) -> f64| {
-            median(&pairs.iter().map(|(b, r)| f(r) / f(b)).collect::<Vec<_>>())
-        };
-        Some(Summary {
-            n: pairs.len(),
-            wall: triple(&of(&|r| r.wall_ms)),
-            cpu: triple(&of(&|r| r.cpu_ms())),
-            sys: median(&of(&|r| r.sys_ms)),
-            wall_ratio: ratio(&|r| r.wall_ms),
-            cpu_ratio: ratio(&|r| r.cpu_ms()),
-        })
-    }
-
-    /// (wall pass, CPU pass) of the recorded configuration against [`GOAL`].
-    fn verdicts(&self) -> (bool, bool) {
-        self.summary(Config::Recorded).map_or((false, false), |s| {
-            (meets(s.wall_ratio), meets(s.cpu_ratio))
-        })
-    }
-}
-
-impl Workloads {
-    /// Whether every workload's recorded run meets the goal, in wall and in CPU time.
-    pub fn all_pass(&self) -> bool {
-        self.measured.iter().all(|m| {
-            let (wall, cpu) = m.verdicts();
-            wall && cpu
-        })
-    }
-
-    /// The report section.
-    pub fn markdown(&self) -> String {
-        let mut s = String::from("## Realistic workloads\n\n");
-        let strace = match self.strace_rounds {
-            0 => "strace left out (quick setting)".to_owned(),
-            n if n == self.rounds => "strace in each".to_owned(),
-            n => format!("strace in the last {n}"),
-        };
-        let _ = writeln!(
-            s,
-            "Each workload bare, recorded (`seccomp-recorder record -o FILE --stats FILE -- CMD`, \
-             program pinned: warm) and under `strace -f -c -o /dev/null CMD`; {} round(s), \
-             {strace}; load average {} before, {} after.\n",
-            self.rounds, self.load_before, self.load_after
-        );
-        for m in &self.measured {
-            let _ = writeln!(s, "- {}: {}", m.kind.name(), m.description);
-        }
-        s.push_str(
-            "\n| workload | configuration | runs | wall ms, median (min–max) | wall × bare | \
-             CPU ms, median (min–max) | of it sys | CPU × bare | syscalls per run |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        for m in &self.measured {
-            let calls = if m.syscalls.is_empty() {
-                "–".to_owned()
-            } else {
-                let v: Vec<f64> = m.syscalls.iter().map(|&c| c as f64).collect();
-                let (lo, hi) = (min(&v), max(&v));
-                if lo == hi {
-                    format!("{lo:.0}")
-                } else {
-                    format!("{:.0} ({lo:.0}–{hi:.0})", median(&v))
-                }
-            };
-            for config in Config::ALL {
-                let Some(x) = m.summary(config) else {
-                    continue;
-                };
-                let ratio = |r: f64| {
-                    if config == Config::Bare {
-                        "1.00".to_owned()
-                    } else {
-                        format!("{r:.2}×")
-                    }
-                };
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {:.0} ({:.0}–{:.0}) | {} | {:.0} ({:.0}–{:.0}) | {:.0} | {} | {} |",
-                    m.kind.name(),
-                    config.label(),
-                    x.n,
-                    x.wall.0,
-                    x.wall.1,
-                    x.wall.2,
-                    ratio(x.wall_ratio),
-                    x.cpu.0,
-                    x.cpu.1,
-                    x.cpu.2,
-                    x.sys,
-                    ratio(x.cpu_ratio),
-                    if config == Config::Recorded { calls.as_str() } else { "" },
-                );
-            }
-        }
-        let _ = writeln!(
-            s,
-            "\nGoals: recorded ≤ {GOAL:.2}× bare, in wall and in CPU time.\n\n\
-             | workload | recorded wall × bare | wall | recorded CPU × bare | CPU | added CPU per recorded syscall |\n\
-             |---|---:|---|---:|---|---:|"
-        );
-        for m in &self.measured {
-            let Some(x) = m.summary(Config::Recorded) else {
-                continue;
-            };
-            let (wall, cpu) = m.verdicts();
-            let bare_cpu = m.summary(Config::Bare).map_or(f64::NAN, |b| b.cpu.0);
-            let calls = median(&m.syscalls.iter().map(|&c| c as f64).collect::<Vec<_>>());
-            let per_call = if calls > 0.0 {
-                format!("{:+.0} ns", (x.cpu.0 - bare_cpu) * 1e6 / calls)
-            } else {
-                "–".to_owned()
-            };
-            let _ = writeln!(
-                s,
-                "| {} | {:.2}× | {} | {:.2}× | {} | {per_call} |",
-                m.kind.name(),
-                x.wall_ratio,
-                verdict(wall, x.wall_ratio),
-                x.cpu_ratio,
-                verdict(cpu, x.cpu_ratio),
-            );
-        }
-        s.push_str(
-            "\nHow this is measured: every run is spawned by xtask and reaped with `wait4`; wall \
-             is spawn to exit, CPU is the user + sys time of the reaped process tree from \
-             `wait4`'s rusage (the recorder or strace included, and the eBPF program's time, \
-             which the kernel charges to the traced tasks as sys). Each round runs every \
-             workload in every configuration, the configurations' order rotating from round to \
-             round; the ratios are medians of the per-round ratios to the same round's bare run. \
-             A warm-up (`record -- true`, which loads and pins the program, and one bare run of \
-             each workload) is not counted. Syscalls per run: the total of `record --stats`. \
-             Added CPU per recorded syscall: (recorded CPU median − bare CPU median) / syscalls; \
-             it includes `record`'s own start-up and profile writing.\n",
-        );
-        s
-    }
-}
-
-/// Whether a ratio meets [`GOAL`] (as shown, to two decimals).
-fn meets(ratio: f64) -> bool {
-    ratio <= GOAL + 1e-9
-}
-
-fn verdict(pass: bool, ratio: f64) -> String {
-    if pass {
-        "PASS".to_owned()
-    } else {
-        format!("MISS (+{:.0} % over goal)", (ratio / GOAL - 1.0) * 100.0)
-    }
 }
 
 #[cfg(test)]
