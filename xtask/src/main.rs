@@ -39,8 +39,9 @@ enum Task {
     },
     /// Set up, then record a real command, show its profile and prove it is enforced.
     Demo,
-    /// Set up, then measure what recording costs (per syscall, per `record`, vs strace)
-    /// and write docs/benchmarks.md. Needs root.
+    /// Set up, then measure what recording costs (per syscall, per `record`, vs strace,
+    /// with up to 256 recordings at once, under load for lost counts, realistic
+    /// workloads, the OCI hook) and write docs/benchmarks.md. Needs root.
     Bench {
         /// getppid calls per configuration and round (run as 10 interleaved slices).
         #[arg(long, default_value_t = 5_000_000)]
@@ -52,9 +53,10 @@ enum Task {
         /// Only the OCI hook measurements, printed (docs/benchmarks.md is left alone).
         #[arg(long)]
         hook_only: bool,
-        /// Only the per-syscall goals, from 2 rounds instead of 7 (under a minute at
-        /// the default --iterations); exits non-zero on a miss. docs/benchmarks.md is
-        /// left alone.
+        /// Only the goal checks: the per-syscall goals from 2 rounds instead of 7, and
+        /// the realistic workloads in 2 rounds without strace (under 3 minutes at the
+        /// default --iterations); exits non-zero on a miss. docs/benchmarks.md is left
+        /// alone.
         #[arg(long, conflicts_with = "hook_only")]
         quick: bool,
         /// Only the scale runs (1 to 256 recordings at once, cgroup depth 1/3/6) and

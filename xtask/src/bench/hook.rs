@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::stats::{median, p90};
+use super::stats::{max, median, p90};
 use crate::IsolatedState;
 
 /// Runs of each hook measurement and of each podman configuration.
@@ -89,7 +89,7 @@ fn hook(
     out_dir: &Path,
     stage: &str,
     json: &str,
-) -> Result<Duration> {
+) -> Result<(Duration, u64)> {
     let mut cmd = Command::new(bin);
     state.apply(&mut cmd);
     cmd.env("SECCOMP_RECORDER_LOG_FILE", out_dir.join("hook.log"))
@@ -105,21 +105,37 @@ fn hook(
         use std::io::Write;
         stdin.write_all(json.as_bytes()).context("write state")?;
     }
-    let out = child.wait_with_output().context("wait for hook")?;
+    let mut stderr = Vec::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        e.read_to_end(&mut stderr)
+            .context("read the hook's stderr")?;
+    }
+    // wait4 rather than wait: its rusage gives the hook's peak RSS.
+    let (status, rss_kib) = loop {
+        if let Some(done) = super::measure::try_reap(child.id())? {
+            break done;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
     let took = start.elapsed();
-    if !out.status.success() {
+    if !status.success() {
         bail!(
             "hook {stage} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            String::from_utf8_lossy(&stderr).trim()
         );
     }
-    Ok(took)
+    Ok((took, rss_kib))
 }
 
+/// Wall times (ms) and peak RSS (KiB) of the hook runs.
 struct HookTimes {
     prestart_warm: Vec<f64>,
     prestart_cold: Vec<f64>,
     poststop: Vec<f64>,
+    prestart_warm_rss: Vec<f64>,
+    prestart_cold_rss: Vec<f64>,
+    poststop_rss: Vec<f64>,
 }
 
 fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
@@ -132,6 +148,9 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
             prestart_warm: Vec::new(),
             prestart_cold: Vec::new(),
             poststop: Vec::new(),
+            prestart_warm_rss: Vec::new(),
+            prestart_cold_rss: Vec::new(),
+            poststop_rss: Vec::new(),
         };
         // Another recording keeps the program attached: the common case in a suite.
         let mut other = Command::new(bin);
@@ -149,14 +168,14 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
             let id = format!("benchhook{i}");
             let output = format!("{id}.json");
             let pre = state_json(&id, Some(c.pid()), Some(&output));
-            times
-                .prestart_warm
-                .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
+            let (t, rss) = hook(bin, &state, &out_dir, "prestart", &pre)?;
+            times.prestart_warm.push(ms(t));
+            times.prestart_warm_rss.push(rss as f64);
             drop(c);
             let post = state_json(&id, None, Some(&output));
-            times
-                .poststop
-                .push(ms(hook(bin, &state, &out_dir, "poststop", &post)?));
+            let (t, rss) = hook(bin, &state, &out_dir, "poststop", &post)?;
+            times.poststop.push(ms(t));
+            times.poststop_rss.push(rss as f64);
             ensure!(
                 out_dir.join(format!("{id}.json")).exists(),
                 "poststop wrote no profile"
@@ -175,9 +194,9 @@ fn hook_times(bin: &Path, work: &Path, runs: usize) -> Result<HookTimes> {
             let id = format!("benchcold{i}");
             let output = format!("{id}.json");
             let pre = state_json(&id, Some(c.pid()), Some(&output));
-            times
-                .prestart_cold
-                .push(ms(hook(bin, &state, &out_dir, "prestart", &pre)?));
+            let (t, rss) = hook(bin, &state, &out_dir, "prestart", &pre)?;
+            times.prestart_cold.push(ms(t));
+            times.prestart_cold_rss.push(rss as f64);
             drop(c);
             let post = state_json(&id, None, None);
             hook(bin, &state, &out_dir, "poststop", &post)?;
@@ -265,35 +284,52 @@ pub fn section(bin: &Path, work: &Path, runs: usize) -> Result<String> {
          Warm: another recording is active (program loaded and attached). Cold: the program is not pinned \
          (after `unload`), so prestart loads, pins and attaches it.\n"
     );
-    let _ = writeln!(s, "| Measurement | runs | median | p90 | goal | result |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
-    let rows: [(&str, &Vec<f64>, f64); 3] = [
+    let _ = writeln!(
+        s,
+        "| Measurement | runs | median | p90 | goal | result | peak RSS (median / max) |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let rows: [(&str, &Vec<f64>, &Vec<f64>, f64); 3] = [
         (
             "`hook prestart`, another recording active",
             &h.prestart_warm,
+            &h.prestart_warm_rss,
             10.0,
         ),
         (
             "`hook prestart`, program has to be loaded",
             &h.prestart_cold,
+            &h.prestart_cold_rss,
             50.0,
         ),
-        ("`hook poststop` (profile written)", &h.poststop, 10.0),
+        (
+            "`hook poststop` (profile written)",
+            &h.poststop,
+            &h.poststop_rss,
+            10.0,
+        ),
     ];
-    for (name, v, goal) in rows {
+    for (name, v, rss, goal) in rows {
         let m = median(v);
         let _ = writeln!(
             s,
-            "| {name} | {} | {m:.2} ms | {:.2} ms | p50 ≤ {goal} ms | {} |",
+            "| {name} | {} | {m:.2} ms | {:.2} ms | p50 ≤ {goal} ms | {} | {:.1} / {:.1} MiB |",
             v.len(),
             p90(v),
             if m <= goal {
                 "PASS".to_owned()
             } else {
                 format!("MISS by {:.1} ms", m - goal)
-            }
+            },
+            median(rss) / 1024.0,
+            max(rss) / 1024.0,
         );
     }
+    let _ = writeln!(
+        s,
+        "\nPeak RSS is `ru_maxrss` of `wait4` on the hook process (the hook does its work \
+         and exits; nothing of it stays resident between prestart and poststop)."
+    );
     let (b, r) = (median(&p.bare), median(&p.recorded));
     let ratio = r / b;
     let _ = writeln!(

@@ -66,10 +66,14 @@ impl Bench {
         }
         let _ = writeln!(
             s,
-            "| `record -- true` minus `true` (warm, median) ≤ 20 ms | {:.2} ms | {} |\n",
+            "| `record -- true` minus `true` (warm, median) ≤ 20 ms | {:.2} ms | {} |",
             warm_added,
             verdict(warm_added <= 20.0, warm_added - 20.0, "ms")
         );
+        for g in &r.more_goals {
+            let _ = writeln!(s, "| {} | {} | {} |", g.what, g.measured, g.verdict);
+        }
+        s.push('\n');
 
         let _ = writeln!(
             s,
@@ -342,6 +346,8 @@ pub(super) struct Report {
     pub(super) strace_n: u64,
     pub(super) strace_loop: Vec<[LoopSample; 3]>,
     pub(super) busy: (Vec<BusyRound>, u64),
+    /// Goals of the later sections (scale, loss, workloads), listed in the goal table.
+    pub(super) more_goals: Vec<Goal>,
 }
 
 pub(super) fn fmt_links(n: Option<usize>) -> String {

@@ -104,6 +104,80 @@ pub(super) fn scale_section(runs: &[DepthRun], n: u64) -> String {
     s
 }
 
+/// The flatness goal: at every depth, outside and inside, the added cost with 256
+/// recordings stays within 0.1 × the floor's added cost of the added cost with 1 (the
+/// width of the outside goal's band), so N recordings cost what one does.
+pub(super) fn scale_goal(runs: &[DepthRun]) -> Goal {
+    let mut worst: Option<(f64, f64, usize, &str)> = None;
+    for run in runs {
+        let (bare, floor) = (median(&run.bare), median(&run.floor));
+        let (Some(first), Some(last)) = (run.levels.first(), run.levels.last()) else {
+            continue;
+        };
+        for (place, a, b) in [
+            ("outside", median(&first.outside), median(&last.outside)),
+            ("inside", median(&first.inside), median(&last.inside)),
+        ] {
+            let growth = b - a;
+            let allowed = 0.1 * (floor - bare);
+            if worst.is_none_or(|(g, al, _, _)| growth - allowed > g - al) {
+                worst = Some((growth, allowed, run.depth, place));
+            }
+        }
+    }
+    let what = format!(
+        "flat in the number of recordings: added cost at N = {} minus at N = {} ≤ 0.1 × \
+         the floor's added cost, every depth, outside and inside",
+        LEVELS[LEVELS.len() - 1],
+        LEVELS[0]
+    );
+    match worst {
+        None => Goal {
+            what,
+            measured: "no scale figures".to_owned(),
+            verdict: "MISS (not measured)".to_owned(),
+            pass: false,
+        },
+        Some((growth, allowed, depth, place)) => Goal {
+            what,
+            measured: format!(
+                "largest: {growth:+.1} ns (depth {depth}, {place}; allowed {allowed:.1} ns)"
+            ),
+            verdict: verdict(growth <= allowed, growth - allowed, "ns/call"),
+            pass: growth <= allowed,
+        },
+    }
+}
+
+/// The loss goals: the many-thread run and every concurrent recording counted exactly.
+pub(super) fn loss_goals(l: &Loss) -> [Goal; 2] {
+    let threads = l.threads_counted == l.threads_made;
+    let exact_recordings = l
+        .concurrent_counted
+        .iter()
+        .filter(|&&c| c == CONCURRENT_CALLS)
+        .count();
+    let all = l.exact();
+    let pass_fail = |ok: bool| if ok { "PASS" } else { "MISS" }.to_owned();
+    [
+        Goal {
+            what: format!(
+                "{} getppid calls from {THREADS} threads on every CPU counted exactly",
+                l.threads_made
+            ),
+            measured: format!("counted {}", l.threads_counted),
+            verdict: pass_fail(threads),
+            pass: threads,
+        },
+        Goal {
+            what: format!("{CONCURRENT} recordings at once, each count exact"),
+            measured: format!("{exact_recordings} of {CONCURRENT} exact"),
+            verdict: pass_fail(all),
+            pass: all,
+        },
+    ]
+}
+
 /// `## Loss` section.
 pub(super) fn loss_section(l: &Loss) -> String {
     let mut s = String::new();

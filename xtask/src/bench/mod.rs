@@ -32,8 +32,10 @@ mod loss;
 mod markdown;
 mod markdown_scale;
 mod measure;
+mod per_syscall;
 mod scale;
 mod stats;
+mod whole;
 pub mod workloads;
 
 use markdown::Report;
@@ -154,14 +156,19 @@ pub fn run(iterations: u64, runs: usize, mode: Mode) -> Result<()> {
         return Ok(());
     }
     if mode == Mode::Quick {
-        let (goals, pass) = bench.quick(iterations, QUICK_ROUNDS)?;
+        let (mut goals, mut pass) = bench.quick(iterations, QUICK_ROUNDS)?;
         drop(bench);
+        let w = workloads::run(&bin, workloads::QUICK_ROUNDS)?;
+        for g in w.goals() {
+            let _ = writeln!(goals, "{}: {} ({})", g.what, g.measured, g.verdict);
+            pass &= g.pass;
+        }
         println!("{goals}");
         ensure!(pass, "bench --quick: a goal was missed (above)");
         eprintln!("xtask: bench --quick: every goal met");
         return Ok(());
     }
-    let mut report = bench.all(iterations, runs)?;
+    let (mut report, exact) = bench.all(iterations, runs)?;
     drop(bench);
     let work = std::env::temp_dir().join(format!("xtask-bench-hook-{}", std::process::id()));
     std::fs::create_dir_all(&work).context("cannot create the hook benchmark's temp dir")?;
@@ -181,6 +188,10 @@ pub fn run(iterations: u64, runs: usize, mode: Mode) -> Result<()> {
     std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{report}");
     eprintln!("xtask: wrote {}", path.display());
+    ensure!(
+        exact,
+        "bench: a recorded count was not exact (see the loss section)"
+    );
     Ok(())
 }
 
@@ -430,7 +441,8 @@ impl Bench {
         })
     }
 
-    fn all(&mut self, iterations: u64, runs: usize) -> Result<String> {
+    /// The whole benchmark: the report, and whether every count was exact.
+    fn all(&mut self, iterations: u64, runs: usize) -> Result<(String, bool)> {
         let facts = machine_facts();
         let load_before = loadavg();
         let foreign_at_start = sys_enter_links();
@@ -461,10 +473,19 @@ impl Bench {
         let (true_bare, true_warm, true_cold) = self.record_true(runs)?;
         let strace_loop = self.strace_loop(&strace_prog, strace_n)?;
         let busy = self.busy()?;
+        eprintln!("xtask: bench: scale (1 to 256 recordings at once, cgroup depth 1/3/6)");
+        let scale = self.scale(&prog, slice_n)?;
+        eprintln!("xtask: bench: loss (50M calls from 16 threads; 64 recordings at once)");
+        let loss = self.loss()?;
+        eprintln!("xtask: bench: realistic workloads");
+        let workloads = workloads::run(&self.bin, workloads::DEFAULT_ROUNDS)?;
 
         let load_after = loadavg();
         let foreign_at_end = sys_enter_links();
-        Ok(self.report(Report {
+        let mut more_goals = vec![markdown_scale::scale_goal(&scale)];
+        more_goals.extend(markdown_scale::loss_goals(&loss));
+        more_goals.extend(workloads.goals());
+        let mut md = self.report(Report {
             iterations,
             runs,
             facts,
@@ -479,7 +500,13 @@ impl Bench {
             strace_n,
             strace_loop,
             busy,
-        }))
+            more_goals,
+        });
+        md.push('\n');
+        md.push_str(&markdown_scale::scale_section(&scale, slice_n));
+        md.push_str(&markdown_scale::loss_section(&loss));
+        md.push_str(&workloads.markdown());
+        Ok((md, loss.exact()))
     }
 
     /// `bench --quick`: the per-syscall goals only, from a short interleaved run.
@@ -501,372 +528,6 @@ impl Bench {
             let _ = writeln!(s, "{}: {} ({})", g.what, g.measured, g.verdict);
         }
         Ok((s, goals.iter().all(|g| g.pass)))
-    }
-
-    // ---- per-syscall loop -------------------------------------------------------------
-
-    /// Per configuration, one sample per slice of every round (index j of every
-    /// configuration's list is the same slice).
-    fn loop_rounds(
-        &mut self,
-        prog: &Path,
-        n: u64,
-        rounds: usize,
-    ) -> Result<Vec<(Config, Vec<LoopSample>)>> {
-        let mut samples: Vec<(Config, Vec<LoopSample>)> =
-            Config::ORDER.iter().map(|&c| (c, Vec::new())).collect();
-        let configs = Config::ORDER.len();
-        for round in 0..rounds {
-            for slice in 0..SLICES {
-                let turn = round * SLICES + slice;
-                for k in 0..configs {
-                    let config = Config::ORDER[(turn + k) % configs];
-                    let sample = self.clean_sample(config, prog, n)?;
-                    if let Some((_, v)) = samples.iter_mut().find(|(c, _)| *c == config) {
-                        v.push(sample);
-                    }
-                }
-            }
-            let line: Vec<String> = samples
-                .iter()
-                .map(|(c, v)| {
-                    let this_round = &v[round * SLICES..];
-                    let rates: Vec<f64> = this_round
-                        .iter()
-                        .flat_map(|x| x.rates.iter().copied())
-                        .collect();
-                    format!("{} {:.1}", c.short(), percentile(&rates, STEADY_PERCENTILE))
-                })
-                .collect();
-            eprintln!(
-                "xtask: bench: round {}/{rounds}, steady CPU ns/call: {}",
-                round + 1,
-                line.join(", ")
-            );
-        }
-        Ok(samples)
-    }
-
-    /// Measures once; measures again (up to 3 times) when someone else's program was
-    /// on sys_enter right before or after.
-    fn clean_sample(&mut self, config: Config, prog: &Path, n: u64) -> Result<LoopSample> {
-        for attempt in 0..3 {
-            check_interrupted()?;
-            let (sample, before, after) = self.sample(config, prog, n)?;
-            let foreign = match (before, after) {
-                (Some(b), Some(a)) => b.max(a).saturating_sub(config.own_links()),
-                _ => 0, // bpftool unavailable: cannot tell
-            };
-            if foreign == 0 {
-                return Ok(sample);
-            }
-            self.redone.push(format!(
-                "{}: {foreign} foreign program(s) on sys_enter (attempt {})",
-                config.short(),
-                attempt + 1
-            ));
-            std::thread::sleep(Duration::from_secs(2));
-        }
-        bail!(
-            "other programs stay attached to sys_enter (bpftool link list): the figures would \
-             include their cost; stop them and run the benchmark again"
-        )
-    }
-
-    /// (sample, programs on sys_enter right before, right after).
-    fn sample(
-        &mut self,
-        config: Config,
-        prog: &Path,
-        n: u64,
-    ) -> Result<(LoopSample, Option<usize>, Option<usize>)> {
-        match config {
-            Config::Bare | Config::Idle => {
-                ensure!(
-                    !self.link_pinned(),
-                    "our program is attached although nothing is recorded"
-                );
-                if config == Config::Idle {
-                    ensure!(
-                        self.prog_pinned(),
-                        "our program is not pinned (idle needs it pinned)"
-                    );
-                }
-                let before = sys_enter_links();
-                let s = self.run_loop(prog, n, Place::Own)?;
-                Ok((s, before, sys_enter_links()))
-            }
-            Config::Floor => {
-                ensure!(
-                    !self.link_pinned(),
-                    "our program is attached during the floor measurement"
-                );
-                let floor = attach_floor()?;
-                let before = sys_enter_links();
-                let s = self.run_loop(prog, n, Place::Own);
-                let after = sys_enter_links();
-                drop(floor);
-                Ok((s?, before, after))
-            }
-            Config::Outside | Config::OutsideOther => {
-                self.start_background()?;
-                let before = sys_enter_links();
-                let place = if config == Config::Outside {
-                    Place::Own
-                } else {
-                    Place::OtherCgroup
-                };
-                let s = self.run_loop(prog, n, place);
-                let after = sys_enter_links();
-                self.stop_background()?;
-                Ok((s?, before, after))
-            }
-            Config::Inside => {
-                let before = sys_enter_links();
-                let s = self.run_loop(prog, n, Place::Recorded)?;
-                Ok((s, before, sys_enter_links()))
-            }
-        }
-    }
-
-    /// Runs the loop program pinned to the bench CPU, recorded by ours when `recorded`.
-    fn run_loop(&self, prog: &Path, n: u64, place: Place) -> Result<LoopSample> {
-        let stats = self.work.join("inside-stats.json");
-        let recorded = place == Place::Recorded;
-        let mut cmd = if recorded {
-            let _ = std::fs::remove_file(&stats);
-            let mut c = self.recorder();
-            c.arg("record")
-                .arg("-o")
-                .arg(self.work.join("inside-profile.json"))
-                .arg("--stats")
-                .arg(&stats)
-                .arg("--");
-            c.arg("taskset");
-            c
-        } else if place == Place::OtherCgroup {
-            let dir = self
-                .other_cgroup
-                .as_ref()
-                .context("no scratch cgroup for the loop")?;
-            let mut c = Command::new("sh");
-            c.arg("-c")
-                .arg(r#"echo $$ > "$1/cgroup.procs" && shift && exec taskset "$@""#)
-                .arg("sh")
-                .arg(dir);
-            c
-        } else {
-            Command::new("taskset")
-        };
-        cmd.args(["-c", &self.cpu]).arg(prog);
-        let (out, wall) = timed_output(&mut cmd)?;
-        let sample = parse_loop_output(&out, n, wall).with_context(|| format!("{cmd:?}"))?;
-        if recorded {
-            let counted = getppid_count(&stats)?;
-            ensure!(
-                counted == n,
-                "the recording counted {counted} getppid calls, the loop made {n}"
-            );
-        }
-        Ok(sample)
-    }
-
-    fn start_background(&mut self) -> Result<()> {
-        ensure!(
-            self.background.is_none(),
-            "background recorder already running"
-        );
-        let log = self.work.join("background.log");
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
-        let mut cmd = self.recorder();
-        cmd.arg("record")
-            .arg("-o")
-            .arg(self.work.join("background-profile.json"))
-            .args(["--", "sleep", "3600"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        // SAFETY: prctl(2) only; if xtask dies, the recorder gets SIGTERM, forwards it
-        // and ends its recording (so our program does not stay attached).
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.bin.display()))?;
-        let pid = child.id();
-        let mut bg = Background { child };
-        // Recording is active once `sleep` has been exec'd in the recorded cgroup.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.link_pinned() && has_child_named(pid, "sleep") {
-                break;
-            }
-            if let Some(status) = bg
-                .child
-                .try_wait()
-                .context("cannot poll the background recorder")?
-            {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                bail!(
-                    "the background recorder exited with {status}: {}",
-                    text.trim()
-                );
-            }
-            if Instant::now() > deadline {
-                drop(bg);
-                bail!("the background recorder did not start recording within 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.background = Some(bg);
-        Ok(())
-    }
-
-    fn stop_background(&mut self) -> Result<()> {
-        if let Some(mut bg) = self.background.take() {
-            bg.stop()?;
-        }
-        // Detach happens before the recorder exits; allow a moment anyway.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while self.link_pinned() {
-            if Instant::now() > deadline {
-                bail!("our program stayed attached after the last recording ended");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Ok(())
-    }
-
-    // ---- record -- true ---------------------------------------------------------------
-
-    /// (bare `true`, warm `record -- true`, cold `record -- true`) wall times in ms.
-    fn record_true(&mut self, runs: usize) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-        eprintln!("xtask: bench: `true` vs `record -- true`, {runs} runs each, interleaved");
-        let mut bare = Vec::with_capacity(runs);
-        let mut warm = Vec::with_capacity(runs);
-        for i in 0..runs {
-            check_interrupted()?;
-            let bare_first = i % 2 == 0;
-            if bare_first {
-                bare.push(self.time_true()?);
-            }
-            warm.push(self.record_status(&["true"])?);
-            if !bare_first {
-                bare.push(self.time_true()?);
-            }
-        }
-        eprintln!("xtask: bench: cold `record -- true` (after unload), {COLD_RUNS} runs");
-        let mut cold = Vec::with_capacity(COLD_RUNS);
-        for _ in 0..COLD_RUNS {
-            check_interrupted()?;
-            let (out, _) = timed_output(self.recorder().arg("unload"))?;
-            ensure!(
-                out.status.success(),
-                "seccomp-recorder unload failed: {}",
-                stderr_of(&out)
-            );
-            ensure!(!self.prog_pinned(), "unload left the program pinned");
-            cold.push(self.record_status(&["true"])?);
-        }
-        Ok((bare, warm, cold))
-    }
-
-    fn time_true(&self) -> Result<f64> {
-        let (out, wall) = timed_output(&mut Command::new("true"))?;
-        ensure!(out.status.success(), "`true` failed");
-        Ok(wall.as_secs_f64() * 1e3)
-    }
-
-    /// `record -o FILE -- CMD`; returns the wall time in ms.
-    fn record_status(&self, command: &[&str]) -> Result<f64> {
-        let mut cmd = self.recorder();
-        cmd.arg("record")
-            .arg("-o")
-            .arg(self.work.join("profile.json"))
-            .arg("--")
-            .args(command);
-        let (out, wall) = timed_output(&mut cmd)?;
-        ensure!(
-            out.status.success(),
-            "{cmd:?} failed with {}: {}",
-            out.status,
-            stderr_of(&out)
-        );
-        Ok(wall.as_secs_f64() * 1e3)
-    }
-
-    // ---- strace -----------------------------------------------------------------------
-
-    /// Per round: (bare, inside, strace) loop samples.
-    fn strace_loop(&mut self, prog: &Path, n: u64) -> Result<Vec<[LoopSample; 3]>> {
-        eprintln!("xtask: bench: getppid loop ({n} calls) bare / recorded / strace -f -c");
-        let mut rounds = Vec::new();
-        for _ in 0..STRACE_ROUNDS {
-            check_interrupted()?;
-            let bare = self.run_loop(prog, n, Place::Own)?;
-            let inside = self.run_loop(prog, n, Place::Recorded)?;
-            let mut cmd = Command::new("strace");
-            cmd.args(["-f", "-c", "-o"])
-                .arg(self.work.join("strace-loop.txt"))
-                .args(["taskset", "-c", &self.cpu])
-                .arg(prog);
-            let (out, wall) = timed_output(&mut cmd)?;
-            let traced = parse_loop_output(&out, n, wall).with_context(|| format!("{cmd:?}"))?;
-            rounds.push([bare, inside, traced]);
-        }
-        Ok(rounds)
-    }
-
-    /// Busy workload: per round, (wall ms, CPU ms) of bare, recorded and strace; and the
-    /// syscalls one recorded run made.
-    fn busy(&mut self) -> Result<(Vec<BusyRound>, u64)> {
-        eprintln!("xtask: bench: busy workload bare / recorded / strace -f -c");
-        let mut rounds = Vec::new();
-        let mut syscalls = 0;
-        let stats = self.work.join("busy-stats.json");
-        for round in 0..BUSY_ROUNDS {
-            check_interrupted()?;
-            let mut times = [(0.0, 0.0); 3];
-            for k in 0..3 {
-                let which = (round + k) % 3;
-                let mut cmd = match which {
-                    0 => Command::new("sh"),
-                    1 => {
-                        let mut c = self.recorder();
-                        c.arg("record")
-                            .arg("-o")
-                            .arg(self.work.join("busy-profile.json"))
-                            .arg("--stats")
-                            .arg(&stats)
-                            .args(["--", "sh"]);
-                        c
-                    }
-                    _ => {
-                        let mut c = Command::new("strace");
-                        c.args(["-f", "-c", "-o"])
-                            .arg(self.work.join("strace-busy.txt"))
-                            .arg("sh");
-                        c
-                    }
-                };
-                cmd.args(["-c", BUSY_SCRIPT]);
-                let cpu_before = children_cpu_ms()?;
-                let (out, wall) = timed_output(&mut cmd)?;
-                let cpu = children_cpu_ms()? - cpu_before;
-                ensure!(out.status.success(), "{cmd:?} failed: {}", stderr_of(&out));
-                times[which] = (wall.as_secs_f64() * 1e3, cpu);
-            }
-            syscalls = total_count(&stats)?;
-            rounds.push(times);
-        }
-        Ok((rounds, syscalls))
     }
 
     // ---- helpers ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::*;
+use crate::bench::stats::Goal;
 
 /// Per-configuration summary of one workload.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,32 @@ impl Workloads {
             let (wall, cpu) = m.verdicts();
             wall && cpu
         })
+    }
+
+    /// One goal row per workload: recorded ≤ [`GOAL`] × bare, in wall and in CPU time.
+    pub(in crate::bench) fn goals(&self) -> Vec<Goal> {
+        self.measured
+            .iter()
+            .map(|m| {
+                let (wall, cpu) = m.verdicts();
+                let measured = m.summary(Config::Recorded).map_or_else(
+                    || "no paired rounds".to_owned(),
+                    |s| format!("wall {:.2}×, CPU {:.2}×", s.wall_ratio, s.cpu_ratio),
+                );
+                let worst = m
+                    .summary(Config::Recorded)
+                    .map_or(f64::NAN, |s| s.wall_ratio.max(s.cpu_ratio));
+                Goal {
+                    what: format!(
+                        "{} workload recorded: wall and CPU ≤ {GOAL:.2} × bare",
+                        m.kind.name()
+                    ),
+                    measured,
+                    verdict: verdict(wall && cpu, worst),
+                    pass: wall && cpu,
+                }
+            })
+            .collect()
     }
 
     /// The report section.

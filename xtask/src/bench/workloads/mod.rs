@@ -38,7 +38,7 @@ pub const GOAL: f64 = 1.10;
 pub const DEFAULT_ROUNDS: usize = 5;
 /// With this many rounds or fewer (the quick setting, a goal check) strace is left out by
 /// default: it takes 20–80 s on the busy loop alone, depending on the machine's load.
-const QUICK_ROUNDS: usize = 2;
+pub(in crate::bench) const QUICK_ROUNDS: usize = 2;
 /// The busy workload's shell script.
 const BUSY_SCRIPT: &str = "for i in $(seq 2000); do cat /etc/hostname >/dev/null; done";
 /// Files per thread of the python workload.
