@@ -22,4 +22,6 @@ pub mod report;
 pub mod rule;
 pub mod runtime;
 pub mod syscalls;
+#[cfg(feature = "libseccomp")]
+pub mod validate;
 pub mod vocabulary;

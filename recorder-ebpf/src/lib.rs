@@ -21,6 +21,14 @@ pub const MAX_RECORDINGS: u32 = 256;
 pub const CGROUP_BUCKETS: u32 = 4096;
 /// Probes into the cgroup table before giving up.
 pub const CGROUP_PROBES: u32 = 4;
+
+/// The bucket of cgroup `id` at probe `probe` (0..[`CGROUP_PROBES`]) of the
+/// open-addressing cgroup table: the one hash, used by the program's lookup and by the
+/// loader's insert and release (tested in user space, recorder's tracer tests).
+#[inline(always)]
+pub const fn cgroup_bucket(id: u64, probe: u32) -> u32 {
+    (id as u32).wrapping_add(probe) & (CGROUP_BUCKETS - 1)
+}
 /// Distinct cgroup levels that can hold recorded cgroups at the same time.
 pub const MAX_LEVELS: usize = 8;
 

@@ -27,8 +27,8 @@ mod program {
         programs::RawTracePointContext,
     };
     use recorder_ebpf::{
-        counter_row, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
-        TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS,
+        cgroup_bucket, counter_row, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey,
+        SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS,
         CGROUP_PROBES, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES,
         MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING,
         START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
@@ -213,7 +213,7 @@ mod program {
             if id != 0 {
                 let mut probe = 0u32;
                 while probe < CGROUP_PROBES {
-                    let bucket = ((id as u32).wrapping_add(probe)) & (CGROUP_BUCKETS - 1);
+                    let bucket = cgroup_bucket(id, probe);
                     match CGROUPS.get(bucket) {
                         Some(e) if e.cgroup_id == id => return Some(e.slot),
                         Some(e) if e.cgroup_id == 0 => break,

@@ -1,33 +1,21 @@
 //! seccomp-recorder: record the syscalls a container or command really makes, with an
 //! eBPF program that counts them per cgroup and per syscall ABI, and turn the counts
 //! into a tight, default-deny seccomp profile.
+//!
+//! The folders follow the direction of the dependencies: [`cli`] (arguments and
+//! printing) → [`container`] and [`session`] → [`kernel`] and [`fs`]; everything uses
+//! the pure `seccomp-profile` crate, which uses nothing of ours. docs/design.md has the
+//! tree.
 #![warn(missing_docs)]
 
-pub mod annotations;
-pub mod args;
-pub mod btf;
-pub mod cgroup;
-pub mod cmd_audit;
-pub mod cmd_check;
-pub mod cmd_diff;
-pub mod cmd_label;
-pub mod cmd_merge;
-pub mod cmd_syscalls;
-pub mod cmd_validate;
-pub mod enforce;
-pub mod engine;
+pub mod cli;
+pub mod container;
+pub mod error;
 pub mod fault;
-pub mod fsmode;
-pub mod hook;
-pub mod install;
+pub mod fs;
+pub mod kernel;
 pub mod observability;
-pub mod outdir;
-pub mod output;
-pub mod record;
-pub mod runtime;
-pub mod spawn;
-pub mod state;
-pub mod tracer;
+pub mod session;
 
 // Moved to the pure crate; re-exported so `crate::profile::...` and
 // `seccomp_recorder::profile::...` paths keep working.

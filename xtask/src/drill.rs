@@ -24,7 +24,7 @@ const DRILLS: [Drill; 3] = [
     },
     Drill {
         name: "fuzz",
-        about: "tests/hostile.rs with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
+        about: "tests/e2e/hostile.rs with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
         run: fuzz,
     },
     Drill {
@@ -84,12 +84,20 @@ fn timed(
 
 fn fuzz() -> Result<()> {
     let cases = std::env::var("PROPTEST_CASES").unwrap_or_else(|_| FUZZ_CASES.to_owned());
-    let label = format!("PROPTEST_CASES={cases} cargo test -p seccomp-recorder --test hostile");
+    let label =
+        format!("PROPTEST_CASES={cases} cargo test -p seccomp-recorder --test e2e hostile::");
     let mut summary = Vec::new();
     let status = timed(
         &label,
         cargo()
-            .args(["test", "-p", "seccomp-recorder", "--test", "hostile"])
+            .args([
+                "test",
+                "-p",
+                "seccomp-recorder",
+                "--test",
+                "e2e",
+                "hostile::",
+            ])
             .env("PROPTEST_CASES", &cases),
         |line| {
             let failed = line.starts_with("test ") && line.ends_with("FAILED");
@@ -133,12 +141,20 @@ fn tails() -> Result<()> {
 fn load() -> Result<()> {
     crate::setup()?;
     let state = crate::IsolatedState::new("drill");
-    let label = "SR_LOAD_CONTAINERS=64 SR_LOAD_SEQUENTIAL=1000 cargo test -p seccomp-recorder --test load -- --nocapture --test-threads 1";
+    let label = "SR_LOAD_CONTAINERS=64 SR_LOAD_SEQUENTIAL=1000 cargo test -p seccomp-recorder --test e2e load:: -- --nocapture --test-threads 1";
     let status = timed(
         label,
         state
             .apply(&mut cargo())
-            .args(["test", "-p", "seccomp-recorder", "--test", "load", "--"])
+            .args([
+                "test",
+                "-p",
+                "seccomp-recorder",
+                "--test",
+                "e2e",
+                "load::",
+                "--",
+            ])
             .args(["--nocapture", "--test-threads", "1"])
             .env("SR_LOAD_CONTAINERS", "64")
             .env("SR_LOAD_SEQUENTIAL", "1000"),

@@ -198,7 +198,7 @@ pub fn run(iterations: u64, runs: usize, mode: Mode) -> Result<()> {
 /// The empty `sys_enter` program; detached when the returned value is dropped.
 #[cfg(feature = "floor")]
 fn attach_floor() -> Result<Box<dyn std::any::Any>> {
-    let floor = seccomp_recorder::tracer::FloorProgram::attach()
+    let floor = seccomp_recorder::kernel::tracer::FloorProgram::attach()
         .context("cannot attach the empty sys_enter program (the floor)")?;
     Ok(Box::new(floor))
 }

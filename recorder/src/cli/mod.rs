@@ -1,0 +1,119 @@
+//! The command line: one module per subcommand (its arguments and what it prints),
+//! and [`run`], which dispatches a parsed command line.
+
+pub mod audit;
+pub mod check;
+pub mod diff;
+pub mod enforce;
+mod gc;
+pub mod label;
+pub mod merge;
+pub mod syscalls;
+pub mod validate;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{one_line, Error};
+
+/// Record the syscalls a container or command really makes and write a tight seccomp profile.
+#[derive(Debug, Parser)]
+#[command(name = "seccomp-recorder", version, about, max_term_width = 100)]
+pub struct Cli {
+    // (No doc comment: clap would take it for help text.)
+    #[allow(missing_docs)]
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+// The subcommands; each variant's doc comment is its `--help` line.
+#[allow(missing_docs)]
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run CMD in a fresh cgroup, record its syscalls from its exec on, write the profile.
+    Record(crate::session::record::RecordArgs),
+    /// Apply a seccomp profile to CMD (no_new_privs, load the filter, exec), e.g. to
+    /// prove a recorded profile outside containers.
+    Enforce(enforce::EnforceArgs),
+    /// Look up syscall numbers and names per architecture (like ausyscall).
+    Syscalls(syscalls::SyscallsArgs),
+    /// CI gate: exit 0 when every recorded syscall is allowed by the committed
+    /// baseline, 1 when something new appears (listed), 2 on error.
+    Check(check::CheckArgs),
+    /// Added and removed syscalls per architecture between two profiles (exit 0
+    /// identical, 1 different, 2 error).
+    Diff(diff::DiffArgs),
+    /// Union of profiles and recordings (allow lists per architecture), deterministic.
+    Merge(merge::MergeArgs),
+    /// Check profiles: schema errors with their JSON path, unknown syscall names per
+    /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
+    Validate(validate::ValidateArgs),
+    /// Write the LOG twin of a profile: the same profile whose denials are
+    /// SCMP_ACT_LOG, for an audit run (the kernel logs what it would have denied).
+    AuditProfile(audit::AuditProfileArgs),
+    /// What the kernel's seccomp records say would have been denied under a LOG twin
+    /// (exit 0 nothing, 1 something, listed; 2 error).
+    AuditReport(audit::AuditReportArgs),
+    /// Print the image label that ships a profile with the image
+    /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).
+    Label(label::LabelArgs),
+    /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
+    Hook(crate::container::hook::HookArgs),
+    /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
+    Install(crate::container::install::InstallArgs),
+    /// Finish recordings whose poststop never came (container gone, recorder killed):
+    /// write their profiles, release their kernel slots, detach when nothing is left.
+    Gc,
+    /// Remove the pinned eBPF program and maps when no recording is active.
+    Unload,
+}
+
+/// Runs a parsed command line: the exit code of an answer, or the error.
+pub fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Cmd::Record(args) => Ok(crate::session::record::run(&args)?),
+        Cmd::Enforce(args) => match enforce::run(&args)? {},
+        Cmd::Syscalls(args) => {
+            syscalls::run(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Check(args) => gate(check::run(&args, &mut std::io::stdout().lock())),
+        Cmd::Diff(args) => gate(diff::run(&args, &mut std::io::stdout().lock())),
+        Cmd::Merge(args) => Ok(merge::run(&args, &mut std::io::stdout().lock())?),
+        Cmd::Validate(args) => gate(validate::run(&args, &mut std::io::stdout().lock())),
+        Cmd::AuditProfile(args) => {
+            audit::run_profile(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::AuditReport(args) => gate(audit::run_report(&args, &mut std::io::stdout().lock())),
+        Cmd::Label(args) => {
+            label::run(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Hook(args) => {
+            crate::container::hook::run(&args, &mut std::io::stdin().lock())?;
+            Ok(0)
+        }
+        Cmd::Install(args) => {
+            let done = crate::container::install::run(&args)?;
+            println!("installed {}", done.binary.display());
+            for f in &done.hook_files {
+                println!("wrote {}", f.display());
+            }
+            Ok(0)
+        }
+        Cmd::Gc => gc::gc(),
+        Cmd::Unload => gc::unload(),
+    }
+}
+
+/// CI gates (`check`, `validate`, `diff`, `audit-report`) exit 2 on any error: 0 and 1
+/// are answers.
+fn gate<E: std::error::Error + 'static>(result: Result<u8, E>) -> Result<u8, Error> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("seccomp-recorder: {}", one_line(&e));
+            Ok(2)
+        }
+    }
+}

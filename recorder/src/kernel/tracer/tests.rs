@@ -1,0 +1,50 @@
+use super::loader::trigger_nrs;
+use super::slots::slot_used;
+use super::*;
+use recorder_ebpf::CGROUP_BUCKETS;
+
+#[test]
+fn levels_are_deepest_first_and_bounded() {
+    let c = config_for_levels(&[2, 4, 2, 1]).expect("config");
+    assert_eq!(c.level_count, 3);
+    assert_eq!(&c.levels[..3], &[4, 2, 1]);
+    assert_eq!(config_for_levels(&[]).expect("empty").level_count, 0);
+    let many: Vec<u32> = (0..=MAX_LEVELS as u32).collect();
+    assert!(matches!(
+        config_for_levels(&many),
+        Err(TracerError::TooManyLevels)
+    ));
+}
+
+#[test]
+fn used_slots_are_a_bitmap() {
+    let c = config_for(&[(0, 2), (65, 2), (255, 3)]).expect("config");
+    assert!(slot_used(&c, 0) && slot_used(&c, 65) && slot_used(&c, 255));
+    assert!(!slot_used(&c, 1) && !slot_used(&c, 64));
+    assert_eq!(c.level_count, 2);
+}
+
+#[test]
+fn trigger_numbers_per_abi() {
+    assert_eq!(trigger_nrs(Some(Arch::X86_64)), [59, 322, 317, 157]);
+    assert_eq!(trigger_nrs(Some(Arch::X86)), [11, 358, 354, 172]);
+    assert_eq!(trigger_nrs(None), [u32::MAX; 4]);
+}
+
+#[test]
+fn capabilities_for_tracing() {
+    let status = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+    assert_eq!(effective_caps(status), Some(0x1ff_ffff_ffff));
+    assert!(can_trace(0x1ff_ffff_ffff));
+    assert!(can_trace(1 << 21));
+    assert!(can_trace((1 << 38) | (1 << 39)));
+    assert!(!can_trace(1 << 39));
+    assert!(!can_trace(0));
+    assert_eq!(effective_caps("Name: x\n"), None);
+}
+
+#[test]
+fn buckets_wrap() {
+    assert_eq!(bucket_of(u64::from(CGROUP_BUCKETS) - 1, 1), 0);
+    assert_eq!(bucket_of(5, 2), 7);
+}

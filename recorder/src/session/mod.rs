@@ -1,0 +1,9 @@
+//! A recording from start to profile: `record -- CMD` and attaching to a running
+//! cgroup, the state file of each active recording, starting the command inside its
+//! cgroup, and the one finish step that turns saved counts into files.
+
+pub mod finish;
+pub mod gc;
+pub mod record;
+pub mod spawn;
+pub mod state;

@@ -1,0 +1,729 @@
+//! `seccomp-recorder record -- CMD`: run one command in a fresh cgroup, count its
+//! syscalls from its exec on, and write the profile when it ends.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::container::engine::{self, Engine, EngineError};
+use crate::container::runtime::Runtime;
+use crate::exit::{Categorized, Category};
+use crate::formats::{self, Format, FormatError};
+use crate::fs::atomic::{write_atomic, WriteError};
+use crate::kernel::cgroup::{self, Cgroup2, CgroupError, ScratchCgroup};
+use crate::kernel::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
+use crate::profile::{self, DefaultErrno, ProfileOptions};
+use crate::report::{self};
+use crate::session::finish::{self, to_recorded, Assembly};
+use crate::session::spawn::{self, SpawnError};
+use crate::session::state::{self, Kind, RecordingState, StateError, StateStore};
+
+/// Arguments of `record`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("steady").args(["steady_after", "steady_marker"])))]
+pub struct RecordArgs {
+    /// Write the profile here (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write exact per-syscall counts here (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Write the evidence here (JSON): per syscall the exact count, the first process
+    /// (pid, comm) that made it and when, in ms after the start.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Errno that denied syscalls return under the profile.
+    #[arg(long, value_enum, default_value_t = DefaultErrno::default(), value_name = "ERRNO")]
+    pub default_errno: DefaultErrno,
+    /// Profile format: OCI runtime-spec JSON, podman/Docker file (archMap), or a
+    /// Security Profiles Operator SeccompProfile object.
+    #[arg(long, value_enum, default_value_t = Format::default())]
+    pub format: Format,
+    /// Object name for `--format spo` (default: the output file's stem, or the command).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Split the recording this long after the start (e.g. 500ms, 2s): the syscalls
+    /// made after it go into a second, tighter profile (--steady-output).
+    #[arg(long, value_name = "DURATION", value_parser = report::parse_duration, requires = "steady_output")]
+    pub steady_after: Option<Duration>,
+    /// Split the recording when this file appears (the workload creates it when it is
+    /// ready, e.g. a server after start-up).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "steady_output",
+        conflicts_with = "steady_after"
+    )]
+    pub steady_marker: Option<PathBuf>,
+    /// Where the steady-phase profile goes (needs --steady-after or --steady-marker).
+    #[arg(long, value_name = "FILE", requires = "steady")]
+    pub steady_output: Option<PathBuf>,
+    /// The OCI runtime the profile is for: its start-up calls (made through the
+    /// container's filter before the workload's execve) are added to the profile.
+    /// `any` adds every known runtime's, `none` nothing (for `enforce` only).
+    /// [default: any]
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub runtime: Option<Runtime>,
+    /// Record an existing cgroup v2 (and its descendants) instead of running CMD: a
+    /// directory of the cgroup2 tree or a path as /proc/PID/cgroup shows it. Until
+    /// Ctrl-C / SIGTERM, --duration, or until the cgroup has no process left.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "container"])]
+    pub cgroup: Option<PathBuf>,
+    /// Record a running container, found by id or name through podman, docker or
+    /// crictl (whichever knows it); its cgroup is recorded as with --cgroup.
+    #[arg(long, value_name = "ID", conflicts_with = "command")]
+    pub container: Option<String>,
+    /// Ask only this engine about --container.
+    #[arg(long, value_enum, requires = "container")]
+    pub engine: Option<Engine>,
+    /// Also record the deciding argument values of socket (family, type), clone
+    /// (namespace flags), unshare, setns, personality, prctl, ioctl and socketpair, and
+    /// allow those syscalls only with the values seen (SCMP_CMP_EQ / MASKED_EQ rules).
+    #[arg(long)]
+    pub args: bool,
+    /// Stop recording a cgroup or container after this long (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", value_parser = report::parse_duration)]
+    pub duration: Option<Duration>,
+    /// The command to record, with its arguments.
+    #[arg(
+        required_unless_present_any = ["cgroup", "container"],
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// Errors of `record`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The cgroup could not be set up or removed.
+    #[error("cgroup set-up failed")]
+    Cgroup(#[from] CgroupError),
+    /// The kernel side failed.
+    #[error("recording failed")]
+    Tracer(#[from] TracerError),
+    /// The command could not be started.
+    #[error("cannot run {command}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// An output file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The profile cannot be written in the asked format.
+    #[error("cannot render the profile")]
+    Format(#[from] FormatError),
+    /// The state file could not be written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The profile could not be serialized.
+    #[error("cannot serialize the profile")]
+    Json(#[from] serde_json::Error),
+    /// Writing the profile to stdout failed.
+    #[error("cannot write the profile to stdout")]
+    Stdout(#[source] io::Error),
+    /// The container could not be found.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The cgroup given to record is not usable.
+    #[error(transparent)]
+    Target(CgroupError),
+    /// The cgroup to attach to is the root.
+    #[error("refusing to record the root cgroup {0} (every process on the host): give the container's or pod's cgroup")]
+    RootCgroup(PathBuf),
+    /// The cgroup to attach to has no process.
+    #[error("cgroup {0} has no processes: nothing to record (start the workload first)")]
+    Empty(PathBuf),
+    /// --duration without a cgroup or container.
+    #[error("--duration applies to --cgroup and --container only (a command is recorded until it exits)")]
+    DurationWithCommand,
+}
+
+impl Categorized for RecordError {
+    fn category(&self) -> Category {
+        match self {
+            RecordError::Cgroup(e) => e.category(),
+            RecordError::Tracer(e) => e.category(),
+            RecordError::Spawn { source, .. } => match source.kind() {
+                io::ErrorKind::NotFound => Category::CommandNotFound,
+                _ => Category::CannotExecute,
+            },
+            RecordError::Write(e) => e.category(),
+            RecordError::State(e) => e.category(),
+            RecordError::Format(e) => e.category(),
+            RecordError::Json(_) => Category::Internal,
+            RecordError::Stdout(_) => Category::Io,
+            RecordError::Engine(e) => e.category(),
+            RecordError::Target(e) => e.category(),
+            RecordError::RootCgroup(_) | RecordError::Empty(_) => Category::BadInput,
+            RecordError::DurationWithCommand => Category::Usage,
+        }
+    }
+}
+
+/// Releases the recording slot if the normal path did not.
+struct SlotGuard<'a> {
+    tracer: &'a mut Tracer,
+    slot: Option<u32>,
+}
+
+impl SlotGuard<'_> {
+    fn finish(&mut self) -> Result<Snapshot, TracerError> {
+        let Some(slot) = self.slot else {
+            return Ok(Snapshot::default());
+        };
+        let snap = self.tracer.snapshot(slot);
+        self.slot = None;
+        self.tracer.release(slot)?;
+        snap
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            if let Err(e) = self.tracer.release(slot) {
+                tracing::warn!(error = %e, slot, "could not release recording slot");
+            }
+        }
+    }
+}
+
+/// Removes the state file when the recording ends (normally or by error).
+struct StateFileGuard<'a> {
+    store: &'a StateStore,
+    id: String,
+}
+
+impl Drop for StateFileGuard<'_> {
+    fn drop(&mut self) {
+        self.store.remove(&self.id);
+    }
+}
+
+/// Signals forwarded to the recorded command.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a zeroed set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Blocks the forwarded signals in this thread (and threads it creates later) and
+/// starts a thread that passes them on to `pid`.
+fn forward_signals_to(pid: i32) {
+    let set = forwarded_set();
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait with a valid set and out pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            // SAFETY: kill(2).
+            unsafe { libc::kill(pid, sig) };
+        }
+    });
+}
+
+fn block_forwarded() {
+    let set = forwarded_set();
+    // SAFETY: valid set, null old set.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// What `record` produced.
+#[derive(Debug)]
+pub struct Recorded {
+    /// Exit code to propagate: CMD's code, or 128 + signal.
+    pub exit_code: u8,
+    /// The counts.
+    pub snapshot: Snapshot,
+    /// The counts at the steady-state split, if one was asked for and reached.
+    pub at_split: Option<Snapshot>,
+}
+
+/// When to split a recording into startup and steady state.
+#[derive(Debug, Clone)]
+pub enum Split {
+    /// This long after the command started.
+    After(Duration),
+    /// When this file exists.
+    Marker(PathBuf),
+}
+
+/// Takes a snapshot of `slot` when `split` is reached, unless `stop` says the command
+/// ended first. Runs on its own thread with its own map handles.
+fn split_watcher(
+    paths: TracerPaths,
+    slot: u32,
+    split: Split,
+    stop: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<Option<Result<Snapshot, TracerError>>> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        loop {
+            let reached = match &split {
+                Split::After(d) => start.elapsed() >= *d,
+                Split::Marker(p) => p.exists(),
+            };
+            if reached {
+                return Some(Tracer::open(&paths).and_then(|t| t.snapshot(slot)));
+            }
+            let wait = match &split {
+                Split::After(d) => d
+                    .saturating_sub(start.elapsed())
+                    .min(Duration::from_millis(50)),
+                Split::Marker(_) => Duration::from_millis(10),
+            };
+            match stop.recv_timeout(wait) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    })
+}
+
+/// The state file of a recording this process owns and finishes itself (`gc` finishes
+/// it only if this process dies): `cmd-PID` or `attach-PID`.
+fn own_state(
+    kind: Kind,
+    cgroup_dir: PathBuf,
+    cgroup_id: u64,
+    (runtime, runtime_signal): (Option<Runtime>, Option<String>),
+    record_args: bool,
+) -> RecordingState {
+    let prefix = if kind == Kind::Attached {
+        "attach"
+    } else {
+        "cmd"
+    };
+    RecordingState {
+        id: format!("{prefix}-{}", std::process::id()),
+        kind,
+        cgroup_dir,
+        cgroup_id,
+        slot: None,
+        output: None,
+        stats: None,
+        report: None,
+        recorded: None,
+        format: None,
+        base: None,
+        errno: DefaultErrno::Enosys,
+        owner_pid: Some(std::process::id() as i32),
+        started_unix: state::now_unix(),
+        runtime,
+        runtime_signal,
+        record_args,
+    }
+}
+
+/// Runs `command` in a fresh cgroup, recording from its exec on.
+pub fn record_command(
+    paths: &TracerPaths,
+    command: &[OsString],
+    split: Option<Split>,
+    record_args: bool,
+) -> Result<Recorded, RecordError> {
+    tracer::require_root()?;
+    let cg = Cgroup2::discover()?;
+    let scratch = ScratchCgroup::create(&cg, &format!("seccomp-recorder-{}", std::process::id()))?;
+    let mut tracer = Tracer::open(paths)?;
+    // A state file lets `gc` release the slot if this process is killed.
+    let store = StateStore::new(&paths.run_dir);
+    let mut state = own_state(
+        Kind::Command,
+        scratch.dir().to_owned(),
+        scratch.id.0,
+        (None, None),
+        record_args,
+    );
+    store.save(&state)?;
+    let _forget = StateFileGuard {
+        store: &store,
+        id: state.id.clone(),
+    };
+    let slot = tracer.register_with(scratch.id, scratch.level, StartMode::AtExec, record_args)?;
+    state.slot = Some(slot);
+    store.save(&state)?;
+    let mut guard = SlotGuard {
+        tracer: &mut tracer,
+        slot: Some(slot),
+    };
+    block_forwarded();
+    let unblock = forwarded_set();
+    let cgroup_dir = std::fs::File::open(scratch.dir()).map_err(|source| {
+        RecordError::Cgroup(CgroupError::Io {
+            path: scratch.dir().to_owned(),
+            source,
+        })
+    })?;
+    let name = command
+        .first()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spawn_err = |source| RecordError::Spawn {
+        command: name.clone(),
+        source,
+    };
+    let pid = match spawn::spawn_in_cgroup(command, cgroup_dir.as_fd(), &unblock) {
+        Ok(pid) => pid,
+        Err(SpawnError::Failed(e)) => return Err(spawn_err(e)),
+        Err(SpawnError::Unsupported(e)) => {
+            tracing::debug!(error = %e, "clone3(CLONE_INTO_CGROUP) unavailable; migrating instead");
+            spawn_by_migration(&scratch, command, unblock).map_err(spawn_err)?
+        }
+    };
+    drop(cgroup_dir);
+    forward_signals_to(pid);
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
+    let exit_code = spawn::wait_exit_code(pid).map_err(spawn_err)?;
+    let _ = stop_tx.send(());
+    let at_split = match watcher.map(|w| w.join()) {
+        Some(Ok(Some(snap))) => Some(snap?),
+        _ => None,
+    };
+    // Kill what the command left behind, so the counts are final.
+    scratch.remove()?;
+    let snapshot = guard.finish()?;
+    drop(guard);
+    Ok(Recorded {
+        exit_code,
+        snapshot,
+        at_split,
+    })
+}
+
+/// Starts `command` and moves it into the cgroup before its exec (kernels without
+/// clone3's CLONE_INTO_CGROUP). The child writes its pid to a pre-opened
+/// `cgroup.procs`; its next syscall is the exec that starts counting.
+fn spawn_by_migration(
+    scratch: &ScratchCgroup,
+    command: &[OsString],
+    unblock: libc::sigset_t,
+) -> io::Result<i32> {
+    let procs = scratch.procs_file().map_err(io::Error::other)?;
+    let procs_fd = procs.as_raw_fd();
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // SAFETY: the closure only calls sigprocmask(2) and write(2), both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let buf = b"0";
+            if libc::write(procs_fd, buf.as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id() as i32)
+}
+
+/// The object name for formats that need one: `--name`, else the output file's stem,
+/// else the command's file name.
+fn profile_name(args: &RecordArgs) -> String {
+    let stem = |p: &std::path::Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().trim_end_matches(".json").to_owned())
+    };
+    args.name
+        .clone()
+        .or_else(|| args.output.as_deref().and_then(stem))
+        .or_else(|| {
+            args.command
+                .first()
+                .and_then(|c| std::path::Path::new(c).file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .or_else(|| args.container.clone())
+        .unwrap_or_else(|| "recorded".to_owned())
+}
+
+/// An existing cgroup to record (`--cgroup`, `--container`).
+#[derive(Debug, Clone)]
+pub struct AttachTarget {
+    /// Its directory in the cgroup2 tree.
+    pub dir: PathBuf,
+    /// Its path relative to the cgroup2 root.
+    pub relative: String,
+    /// What it is, for messages ("container web (docker, runc)", "cgroup /x").
+    pub description: String,
+    /// The runtime the engine reported, if any.
+    pub runtime: Option<Runtime>,
+    /// Where that runtime came from.
+    pub signal: Option<String>,
+}
+
+/// Finds the cgroup of `--cgroup PATH` or of `--container ID`.
+pub fn resolve_target(args: &RecordArgs) -> Result<Option<AttachTarget>, RecordError> {
+    let cg = Cgroup2::discover()?;
+    let target = if let Some(path) = &args.cgroup {
+        let (dir, relative) = cg.resolve(path).map_err(RecordError::Target)?;
+        AttachTarget {
+            description: format!("cgroup {relative}"),
+            dir,
+            relative,
+            runtime: None,
+            signal: None,
+        }
+    } else if let Some(id) = &args.container {
+        let found = engine::find(id, args.engine)?;
+        let relative = cg
+            .path_of_process(Some(found.pid))
+            .map_err(RecordError::Target)?;
+        let runtime = found.runtime();
+        let reported = found.runtime_name.as_deref().unwrap_or("not reported");
+        AttachTarget {
+            description: format!("container {id} ({}, runtime {reported})", found.engine),
+            dir: cg.dir(&relative),
+            relative,
+            runtime: Some(runtime),
+            signal: Some(format!("{} inspect: runtime {reported}", found.engine)),
+        }
+    } else {
+        return Ok(None);
+    };
+    if cgroup::level_of(&target.relative) == 0 {
+        return Err(RecordError::RootCgroup(target.dir));
+    }
+    Ok(Some(target))
+}
+
+/// Why an attached recording stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Signal(libc::c_int),
+    Empty,
+    Duration,
+}
+
+/// Records an existing cgroup from now on, until a signal, `duration`, or until no
+/// process is left in it. The cgroup itself is never changed.
+pub fn record_attached(
+    paths: &TracerPaths,
+    target: &AttachTarget,
+    split: Option<Split>,
+    duration: Option<Duration>,
+    record_args: bool,
+) -> Result<Recorded, RecordError> {
+    tracer::require_root()?;
+    let id = Cgroup2::id_of(&target.dir)?;
+    let level = cgroup::level_of(&target.relative);
+    if !cgroup::is_populated(&target.dir) {
+        return Err(RecordError::Empty(target.dir.clone()));
+    }
+    let mut tracer = Tracer::open(paths)?;
+    let store = StateStore::new(&paths.run_dir);
+    let mut state = own_state(
+        Kind::Attached,
+        target.dir.clone(),
+        id.0,
+        (target.runtime, target.signal.clone()),
+        record_args,
+    );
+    store.save(&state)?;
+    let _forget = StateFileGuard {
+        store: &store,
+        id: state.id.clone(),
+    };
+    // Signals are blocked before the slot exists, so that Ctrl-C always ends in a
+    // written profile, never in a killed recorder.
+    block_forwarded();
+    let (sig_tx, sig_rx) = mpsc::channel();
+    let set = forwarded_set();
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait with a valid set and out pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            let _ = sig_tx.send(sig);
+        }
+    });
+    let slot = tracer.register_with(id, level, StartMode::Now, record_args)?;
+    state.slot = Some(slot);
+    store.save(&state)?;
+    let mut guard = SlotGuard {
+        tracer: &mut tracer,
+        slot: Some(slot),
+    };
+    let started = Instant::now();
+    eprintln!(
+        "seccomp-recorder: recording {} ({}) from now on; syscalls made before this line are not in the profile. Stop with Ctrl-C or SIGTERM{}, or when no process is left in it.",
+        target.description,
+        target.dir.display(),
+        duration
+            .map(|d| format!(", after {:.1} s", d.as_secs_f64()))
+            .unwrap_or_default()
+    );
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
+    let reason = loop {
+        if !cgroup::is_populated(&target.dir) {
+            break StopReason::Empty;
+        }
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            break StopReason::Duration;
+        }
+        match sig_rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(sig) => break StopReason::Signal(sig),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+        }
+    };
+    let _ = stop_tx.send(());
+    let at_split = match watcher.map(|w| w.join()) {
+        Some(Ok(Some(snap))) => Some(snap?),
+        _ => None,
+    };
+    let snapshot = guard.finish()?;
+    drop(guard);
+    let why = match reason {
+        StopReason::Signal(sig) => format!("signal {sig}"),
+        StopReason::Empty => "no process left in the cgroup".to_owned(),
+        StopReason::Duration => "--duration reached".to_owned(),
+    };
+    eprintln!(
+        "seccomp-recorder: stopped after {:.1} s ({why}): {} distinct syscalls, {} calls",
+        started.elapsed().as_secs_f64(),
+        snapshot.calls.len(),
+        snapshot.calls.iter().map(|c| c.count).sum::<u64>()
+    );
+    Ok(Recorded {
+        exit_code: 0,
+        snapshot,
+        at_split,
+    })
+}
+
+/// `record`: returns the exit code to leave with.
+pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
+    let paths = TracerPaths::from_env();
+    let split = match (&args.steady_after, &args.steady_marker) {
+        (Some(d), _) => Some(Split::After(*d)),
+        (None, Some(p)) => Some(Split::Marker(p.clone())),
+        (None, None) => None,
+    };
+    let target = resolve_target(args)?;
+    let (recorded, runtime, signal) = match &target {
+        Some(t) => {
+            let recorded = record_attached(&paths, t, split.clone(), args.duration, args.args)?;
+            // Like the hook: every known runtime's tail unless told, so that a profile
+            // recorded from a Docker (runc) container also starts under crun; what the
+            // engine reported goes into the report.
+            let seen = t.signal.as_deref().unwrap_or("no engine asked");
+            let (runtime, signal) = match args.runtime {
+                Some(r) => (r, format!("--runtime {r} ({seen})")),
+                None => (Runtime::Any, format!("any (default; {seen})")),
+            };
+            (recorded, runtime, signal)
+        }
+        None => {
+            if args.duration.is_some() {
+                return Err(RecordError::DurationWithCommand);
+            }
+            let recorded = record_command(&paths, &args.command, split.clone(), args.args)?;
+            let signal = if args.runtime.is_some() {
+                "--runtime"
+            } else {
+                "default (no --runtime)"
+            };
+            (
+                recorded,
+                args.runtime.unwrap_or_default(),
+                signal.to_owned(),
+            )
+        }
+    };
+    let calls = to_recorded(&recorded.snapshot);
+    let options = ProfileOptions {
+        errno: args.default_errno,
+        native: tracer::HostAbis::host()?.native,
+    };
+    // What the runtime calls through the container's filter before the workload's
+    // execve: never seen by a recording of a command or of a running cgroup.
+    let assembled = finish::assemble(
+        &calls,
+        &Assembly {
+            options,
+            args: args.args.then_some((
+                recorded.snapshot.args.as_slice(),
+                recorded.snapshot.args_lost,
+            )),
+            base: None,
+            runtime,
+        },
+    );
+    for (arch, nr) in &assembled.unnamed {
+        tracing::warn!(
+            "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
+        );
+    }
+    for w in &assembled.warnings {
+        tracing::warn!("{w}");
+    }
+    let name = profile_name(args);
+    let json = formats::render(&assembled.profile, args.format, &name)?;
+    if let Some(stats_path) = &args.stats {
+        let stats = profile::stats(&calls);
+        let mut text = serde_json::to_string_pretty(&stats)?;
+        text.push('\n');
+        write_atomic(stats_path, text.as_bytes())?;
+    }
+    if let Some(report_path) = &args.report {
+        let doc = finish::to_report(&recorded.snapshot, runtime, Some(signal.clone()));
+        let mut text = serde_json::to_string_pretty(&doc)?;
+        text.push('\n');
+        write_atomic(report_path, text.as_bytes())?;
+    }
+    if let (Some(split), Some(path)) = (&split, &args.steady_output) {
+        let steady = match &recorded.at_split {
+            Some(at) => report::steady_phase(&to_recorded(at), &calls),
+            None => {
+                tracing::warn!(
+                    "the command ended before the steady phase began ({split:?}); the steady profile allows nothing"
+                );
+                Vec::new()
+            }
+        };
+        let json = formats::render(
+            &profile::build(&steady, &options).profile,
+            args.format,
+            &format!("{name}-steady"),
+        )?;
+        write_atomic(path, json.as_bytes())?;
+    }
+    match &args.output {
+        Some(path) => write_atomic(path, json.as_bytes())?,
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(json.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(RecordError::Stdout)?;
+        }
+    }
+    Ok(recorded.exit_code)
+}
