@@ -1,4 +1,4 @@
-//! Hostile input: audit records (cmd_audit::records).
+//! Hostile input: audit records (cli::audit::records).
 
 use super::*;
 

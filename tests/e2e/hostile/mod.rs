@@ -6,7 +6,7 @@
 //! - an error is one line: it adds no line break of its own (a value it quotes may
 //!   hold one; the binary escapes those, see `the_hook_binary_prints_one_line...`);
 //! - an error's category is the documented exit code (README "Exit codes",
-//!   `recorder/src/exit.rs`): a malformed state, annotation or profile is 66;
+//!   `profile/src/exit.rs`): a malformed state, annotation or profile is 66;
 //! - round trips hold: a profile rendered by `formats::render` reads back with the same
 //!   rules; a stats file or report reads back with the same calls; an accepted
 //!   annotation value is within the documented limits;

@@ -1,4 +1,4 @@
-//! Hostile input: output paths (outdir): resolve, check, write.
+//! Hostile input: output paths (fs::confined): resolve, check, write.
 
 use super::*;
 
