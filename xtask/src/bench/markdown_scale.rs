@@ -1,7 +1,7 @@
 //! The markdown sections of the scale and loss runs.
 
 use super::loss::{Loss, CONCURRENT, CONCURRENT_CALLS, THREADS};
-use super::scale::{flatness, floor_ratio, DepthRun, DEPTHS, LEVELS};
+use super::scale::{flatness, floor_ratio, steady, DepthRun, DEPTHS, LEVELS, SCALE_ROUNDS};
 use super::*;
 
 /// Ratio goals of issue #11: outside ≤ 1.1× and inside ≤ 1.3× the floor's added cost.
@@ -14,17 +14,18 @@ pub(super) fn scale_section(runs: &[DepthRun], n: u64) -> String {
     let _ = writeln!(s, "## Scale: many recordings at once, deep cgroups\n");
     let _ = writeln!(
         s,
-        "Steady CPU ns per getppid ({n} calls per sample, {} samples per cell, median), \
-         with N recordings active while the loop runs. Outside: N background recordings, \
+        "Steady CPU ns per getppid ({n} calls per sample, {} samples per cell; the 5th \
+         percentile of the cell's pooled chunk rates, as in the per-syscall rounds), \
+         with N recordings active while the loop runs; the levels are visited in ABBA \
+         order (ascending, descending, ...), one sample per visit, so that a drift of the \
+         machine's speed does not read as growth with N. Outside: N background recordings, \
          the loop in a never-recorded sibling cgroup at the recorded cgroups' depth. \
          Inside: N − 1 background recordings and the loop's own (each inside count \
          checked: exactly {n} getppid). \"×floor\" is the added cost over bare as a \
          multiple of the empty program's, measured at the start of the same depth's block \
          (goals: outside ≤ {OUTSIDE_GOAL}×, inside ≤ {INSIDE_GOAL}×). Depths {DEPTHS:?}, \
          levels {LEVELS:?}.\n",
-        runs.first()
-            .and_then(|r| r.levels.first())
-            .map_or(0, |l| l.outside.len())
+        SCALE_ROUNDS
     );
     let _ = writeln!(
         s,
@@ -33,9 +34,9 @@ pub(super) fn scale_section(runs: &[DepthRun], n: u64) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for run in runs {
-        let (bare, floor) = (median(&run.bare), median(&run.floor));
+        let (bare, floor) = (steady(&run.bare), steady(&run.floor));
         for l in &run.levels {
-            let (o, i) = (median(&l.outside), median(&l.inside));
+            let (o, i) = (steady(&l.outside), steady(&l.inside));
             let rss: Vec<f64> = l
                 .rss_kib
                 .iter()
@@ -71,13 +72,13 @@ pub(super) fn scale_section(runs: &[DepthRun], n: u64) -> String {
         "\nFlatness in N (added ns over bare, from N = 1 to N = 256):\n"
     );
     for run in runs {
-        let bare = median(&run.bare);
+        let bare = steady(&run.bare);
         for (place, pick) in [
             (
                 "outside",
-                (|l: &super::scale::LevelRun| median(&l.outside)) as fn(&_) -> f64,
+                (|l: &super::scale::LevelRun| steady(&l.outside)) as fn(&_) -> f64,
             ),
-            ("inside", |l: &super::scale::LevelRun| median(&l.inside)),
+            ("inside", |l: &super::scale::LevelRun| steady(&l.inside)),
         ] {
             let added: Vec<f64> = run.levels.iter().map(|l| pick(l) - bare).collect();
             let (spread, ratio) = flatness(&added);
@@ -110,13 +111,13 @@ pub(super) fn scale_section(runs: &[DepthRun], n: u64) -> String {
 pub(super) fn scale_goal(runs: &[DepthRun]) -> Goal {
     let mut worst: Option<(f64, f64, usize, &str)> = None;
     for run in runs {
-        let (bare, floor) = (median(&run.bare), median(&run.floor));
+        let (bare, floor) = (steady(&run.bare), steady(&run.floor));
         let (Some(first), Some(last)) = (run.levels.first(), run.levels.last()) else {
             continue;
         };
         for (place, a, b) in [
-            ("outside", median(&first.outside), median(&last.outside)),
-            ("inside", median(&first.inside), median(&last.inside)),
+            ("outside", steady(&first.outside), steady(&last.outside)),
+            ("inside", steady(&first.inside), steady(&last.inside)),
         ] {
             let growth = b - a;
             let allowed = 0.1 * (floor - bare);

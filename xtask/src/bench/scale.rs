@@ -16,8 +16,15 @@ use super::*;
 pub(super) const LEVELS: [usize; 5] = [1, 8, 32, 64, 256];
 /// Depths of the recorded cgroups.
 pub(super) const DEPTHS: [usize; 3] = [1, 3, 6];
-/// Samples per cell (each place) and of the bare / floor references per depth.
-const SCALE_ROUNDS: usize = 3;
+/// Samples per cell (each place) and of the bare / floor references per depth; even,
+/// so that the ascending and descending passes balance (ABBA).
+pub(super) const SCALE_ROUNDS: usize = 4;
+
+/// The steady cost of a cell: the low percentile of its pooled chunk rates, as the
+/// per-syscall rounds take it (slower chunks are other load on the VM).
+pub(super) fn steady(rates: &[f64]) -> f64 {
+    percentile(rates, STEADY_PERCENTILE)
+}
 /// Spawns `"$@"` after moving the shell into the cgroup `$1`.
 const IN_CGROUP: &str = r#"echo $$ > "$1/cgroup.procs" && shift && exec "$@""#;
 
@@ -27,7 +34,7 @@ pub(super) struct DepthRun {
     pub(super) depth: usize,
     /// Depth of a recorded cgroup as /proc/PID/cgroup showed it.
     pub(super) seen_depth: Option<usize>,
-    /// Steady CPU ns/call of the bare loop, per sample.
+    /// CPU ns/call of every chunk of the bare loop's samples (pooled).
     pub(super) bare: Vec<f64>,
     /// Same, with the empty program on sys_enter.
     pub(super) floor: Vec<f64>,
@@ -39,7 +46,7 @@ pub(super) struct DepthRun {
 pub(super) struct LevelRun {
     /// Recordings active while the loop runs.
     pub(super) recordings: usize,
-    /// Steady CPU ns/call with the loop outside, per sample.
+    /// CPU ns/call of every chunk of the outside samples (pooled).
     pub(super) outside: Vec<f64>,
     /// Same, the loop recorded.
     pub(super) inside: Vec<f64>,
@@ -202,8 +209,8 @@ impl Bench {
         Ok(sleepers)
     }
 
-    /// The loop in the never-recorded sibling cgroup; steady CPU ns/call.
-    fn scale_outside(&self, chain: &Chain, prog: &Path, n: u64) -> Result<f64> {
+    /// The loop in the never-recorded sibling cgroup; its chunks' CPU ns/call.
+    fn scale_outside(&self, chain: &Chain, prog: &Path, n: u64) -> Result<Vec<f64>> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(IN_CGROUP)
@@ -213,12 +220,12 @@ impl Bench {
             .arg(prog);
         let (out, wall) = timed_output(&mut cmd)?;
         let s = parse_loop_output(&out, n, wall).with_context(|| format!("{cmd:?}"))?;
-        Ok(percentile(&s.rates, STEADY_PERCENTILE))
+        Ok(s.rates)
     }
 
-    /// The loop recorded from `base`; steady CPU ns/call and the recorder's peak RSS.
-    /// The count is checked: exactly `n` getppid calls.
-    fn scale_inside(&self, chain: &Chain, prog: &Path, n: u64) -> Result<(f64, u64)> {
+    /// The loop recorded from `base`; its chunks' CPU ns/call and the recorder's peak
+    /// RSS. The count is checked: exactly `n` getppid calls.
+    fn scale_inside(&self, chain: &Chain, prog: &Path, n: u64) -> Result<(Vec<f64>, u64)> {
         let stats = self.work.join("scale-inside-stats.json");
         let _ = std::fs::remove_file(&stats);
         let mut cmd = self.recorder_in(&chain.base);
@@ -236,7 +243,7 @@ impl Bench {
             counted == n,
             "scale: the recording counted {counted} getppid calls, the loop made {n}"
         );
-        Ok((percentile(&s.rates, STEADY_PERCENTILE), rss))
+        Ok((s.rates, rss))
     }
 
     /// Bare and floor references (nothing of ours attached).
@@ -246,11 +253,10 @@ impl Bench {
         for _ in 0..SCALE_ROUNDS {
             for config in [Config::Bare, Config::Floor] {
                 let s = self.clean_sample(config, prog, n)?;
-                let v = percentile(&s.rates, STEADY_PERCENTILE);
                 if config == Config::Bare {
-                    bare.push(v);
+                    bare.extend(s.rates);
                 } else {
-                    floor.push(v);
+                    floor.extend(s.rates);
                 }
             }
         }
@@ -276,33 +282,52 @@ impl Bench {
             let (bare, floor) = self.scale_refs(prog, n)?;
             let chain = Chain::new(&root, depth)?;
             let mut sleepers: Vec<Sleeper> = Vec::new();
-            let mut levels = Vec::new();
+            let mut levels: Vec<LevelRun> = LEVELS
+                .iter()
+                .map(|&recordings| LevelRun {
+                    recordings,
+                    outside: Vec::new(),
+                    inside: Vec::new(),
+                    memlock: None,
+                    rss_kib: Vec::new(),
+                    inside_peak_kib: Vec::new(),
+                })
+                .collect();
             let mut seen_depth = None;
+            let mut next_name = 0;
             let result = (|| -> Result<()> {
-                for level in LEVELS {
-                    let more = (level - 1).saturating_sub(sleepers.len());
-                    let first = sleepers.len();
-                    sleepers.extend(self.start_sleepers(&chain.base, more, first)?);
-                    if seen_depth.is_none() {
-                        seen_depth = sleepers.first().and_then(|s| cgroup_depth(s.sleep_pid));
+                // Levels in ABBA order (ascending, descending, ...): the machine's speed
+                // drifts over the minutes a depth takes, and a drift would otherwise read
+                // as growth with N. Every level is visited once per round.
+                for round in 0..SCALE_ROUNDS {
+                    let mut order: Vec<usize> = (0..LEVELS.len()).collect();
+                    if round % 2 == 1 {
+                        order.reverse();
                     }
-                    let mut run = LevelRun {
-                        recordings: level,
-                        outside: Vec::new(),
-                        inside: Vec::new(),
-                        memlock: None,
-                        rss_kib: sleepers
-                            .iter()
-                            .filter_map(|s| proc_status_kib(s.child.id(), "VmRSS"))
-                            .collect(),
-                        inside_peak_kib: Vec::new(),
-                    };
-                    for _ in 0..SCALE_ROUNDS {
+                    for li in order {
                         check_interrupted()?;
+                        let want = LEVELS[li] - 1;
+                        if sleepers.len() > want {
+                            stop_all(sleepers.split_off(want));
+                        }
+                        let more = want - sleepers.len();
+                        sleepers.extend(self.start_sleepers(&chain.base, more, next_name)?);
+                        next_name += more;
+                        if seen_depth.is_none() {
+                            seen_depth = sleepers.first().and_then(|s| cgroup_depth(s.sleep_pid));
+                        }
+                        let run = &mut levels[li];
+                        if run.rss_kib.is_empty() {
+                            run.rss_kib = sleepers
+                                .iter()
+                                .filter_map(|s| proc_status_kib(s.child.id(), "VmRSS"))
+                                .collect();
+                        }
                         let companion = self
-                            .start_sleepers(&chain.base, 1, 100_000)?
+                            .start_sleepers(&chain.base, 1, 1_000_000 + next_name)?
                             .pop()
                             .context("no companion recording")?;
+                        next_name += 1;
                         if seen_depth.is_none() {
                             seen_depth = cgroup_depth(companion.sleep_pid);
                         }
@@ -312,20 +337,22 @@ impl Bench {
                         let outside = self.scale_outside(&chain, prog, n);
                         companion.signal();
                         companion.reap()?;
-                        run.outside.push(outside?);
+                        run.outside.extend(outside?);
                         let (inside, rss) = self.scale_inside(&chain, prog, n)?;
-                        run.inside.push(inside);
+                        run.inside.extend(inside);
                         run.inside_peak_kib.push(rss);
                     }
+                }
+                for run in &levels {
                     eprintln!(
-                        "xtask: bench: scale depth {depth}, {level} recordings: outside {:.1}, \
+                        "xtask: bench: scale depth {depth}, {} recordings: outside {:.1}, \
                          inside {:.1} ns/call (bare {:.1}, floor {:.1})",
-                        median(&run.outside),
-                        median(&run.inside),
-                        median(&bare),
-                        median(&floor)
+                        run.recordings,
+                        steady(&run.outside),
+                        steady(&run.inside),
+                        steady(&bare),
+                        steady(&floor)
                     );
-                    levels.push(run);
                 }
                 Ok(())
             })();
