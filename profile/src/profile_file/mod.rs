@@ -440,11 +440,6 @@ struct RawFilter {
     other: BTreeMap<String, serde_json::Value>,
 }
 
-/// Reads and parses the profile at `path`, resolving the extras against this host.
-pub fn load(path: &Path) -> Result<LinuxSeccomp, ProfileFileError> {
-    load_profile(path, &HostFacts::current()).map(|p| p.seccomp)
-}
-
 /// Reads and parses the profile at `path`, resolving the extras against `host`.
 pub fn load_profile(path: &Path, host: &HostFacts) -> Result<LoadedProfile, ProfileFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ProfileFileError {

@@ -329,11 +329,6 @@ pub fn translate_arg(
     Ok(ScmpArgCompare::new(index, op, arg.value()))
 }
 
-/// Compiles a profile; rules are named by their position in `profile.syscalls()`.
-pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter, CompileError> {
-    compile_with(profile, |i| i)
-}
-
 /// Compiles a loaded profile; rules are named by their position in the file.
 pub fn compile_loaded(profile: &LoadedProfile) -> Result<CompiledFilter, CompileError> {
     compile_with(&profile.seccomp, |i| {

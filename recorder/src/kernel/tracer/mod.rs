@@ -318,11 +318,6 @@ impl Tracer {
         })
     }
 
-    /// The host's ABIs, in counter-row order.
-    pub fn abis(&self) -> HostAbis {
-        self.abis
-    }
-
     /// Where pins, lock and state live.
     pub fn paths(&self) -> &TracerPaths {
         &self.paths
