@@ -16,15 +16,6 @@ pub const POSTSTOP_AFTER_COUNTS: &str = "poststop-after-counts";
 /// rename that makes it the profile.
 pub const WRITE_BEFORE_RENAME: &str = "write-before-rename";
 
-/// Every crash point.
-pub const ALL: [&str; 5] = [
-    PRESTART_AFTER_STATE,
-    PRESTART_AFTER_REGISTER,
-    POSTSTOP_AFTER_CLAIM,
-    POSTSTOP_AFTER_COUNTS,
-    WRITE_BEFORE_RENAME,
-];
-
 /// Dies here (SIGKILL) when `SECCOMP_RECORDER_FAULT` names this point.
 pub fn point(name: &str) {
     if std::env::var_os("SECCOMP_RECORDER_FAULT").is_some_and(|v| v == name) {

@@ -104,11 +104,6 @@ impl OutputPolicy {
         Ok(OutputPolicy { dirs: canon })
     }
 
-    /// The directories.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-
     /// Resolves a requested path (pure, apart from nothing: no file system access).
     /// Relative paths resolve below the first directory.
     pub fn resolve(&self, requested: &str) -> Result<Destination, OutputPathError> {

@@ -22,9 +22,9 @@ pub use bpffs::{remove_stale_builds, unload};
 pub use floor::FloorProgram;
 use loader::load_and_pin;
 pub use lock::{StateLock, LOCK_WAIT};
-pub use privilege::{can_trace, effective_caps, require_root};
+pub use privilege::require_root;
 use recorder_ebpf::cgroup_bucket as bucket_of;
-pub use slots::{config_for, config_for_levels, monotonic_ns};
+pub use slots::{config_for, monotonic_ns};
 use slots::{first_call, slot_used};
 
 use std::fs::{self, File, OpenOptions};
@@ -270,12 +270,8 @@ pub struct FirstCall {
 pub struct Snapshot {
     /// Counted syscalls, sorted by architecture then number.
     pub calls: Vec<Counted>,
-    /// Whether counting had started (the start trigger was seen).
-    pub started: bool,
     /// Recorded argument values of the tracked syscalls (recordings with arguments).
     pub args: Vec<crate::kernel::args::ArgValue>,
-    /// Whether argument values were recorded for this recording.
-    pub args_recorded: bool,
     /// Whether some argument value could not be stored (the map was full).
     pub args_lost: bool,
 }
@@ -323,11 +319,6 @@ impl Tracer {
         &self.paths
     }
 
-    /// The pin directory in use.
-    pub fn pin_dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Every slot in use, with its state.
     pub fn active(&self) -> Result<Vec<(u32, SlotState)>, TracerError> {
         let config = self
@@ -345,16 +336,6 @@ impl Tracer {
             }
         }
         Ok(out)
-    }
-
-    /// Registers a cgroup (and its descendants) for recording; returns its slot.
-    pub fn register(
-        &mut self,
-        cgroup: CgroupId,
-        level: u32,
-        mode: StartMode,
-    ) -> Result<u32, TracerError> {
-        self.register_with(cgroup, level, mode, false)
     }
 
     /// Like [`register`](Self::register); with `record_args` the distinct argument
@@ -558,9 +539,7 @@ impl Tracer {
         }
         Ok(Snapshot {
             calls,
-            started: st.state == SLOT_RECORDING,
             args,
-            args_recorded: st.record_args != 0,
             args_lost: st.args_lost != 0,
         })
     }

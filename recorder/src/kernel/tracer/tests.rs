@@ -1,5 +1,6 @@
 use super::loader::trigger_nrs;
-use super::slots::slot_used;
+use super::privilege::{can_trace, effective_caps};
+use super::slots::{config_for_levels, slot_used};
 use super::*;
 use recorder_ebpf::CGROUP_BUCKETS;
 
