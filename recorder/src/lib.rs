@@ -16,6 +16,7 @@ pub mod fs;
 pub mod kernel;
 pub mod observability;
 pub mod session;
+pub mod text;
 
 // Moved to the pure crate; re-exported so `crate::profile::...` and
 // `seccomp_recorder::profile::...` paths keep working.

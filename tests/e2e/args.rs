@@ -86,9 +86,8 @@ fn allowed_names_of(profile: &Value) -> Vec<String> {
     out
 }
 
-#[test]
+#[e2e_macros::test]
 fn socket_families_and_clone_flags_are_enforced_by_enforce() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -212,9 +211,8 @@ fn socket_families_and_clone_flags_are_enforced_by_enforce() {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_recording_with_args_holds_in_podman_and_runc() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -348,9 +346,8 @@ fn podman_recording_with_args_holds_in_podman_and_runc() {
     drop(inst);
 }
 
-#[test]
+#[e2e_macros::test]
 fn too_many_values_fall_back_to_the_name_with_a_warning() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -434,9 +431,8 @@ _start:
     exe
 }
 
-#[test]
+#[e2e_macros::test]
 fn i386_socketcall_gets_a_rule_on_its_call_number() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }

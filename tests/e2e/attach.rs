@@ -148,9 +148,8 @@ path: .asciz "{}"
     exe
 }
 
-#[test]
+#[e2e_macros::test]
 fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -235,9 +234,8 @@ fn cgroup_with_a_busy_loop_counts_exactly_what_follows_the_attach() {
 /// The recorder keeps, per CPU, which recording the running task belongs to, until
 /// the next context switch. A task moved into the recorded cgroup while it runs (no
 /// switch) must be counted from its next call: the move itself makes every cache stale.
-#[test]
+#[e2e_macros::test]
 fn a_running_task_moved_into_the_recorded_cgroup_counts_from_its_next_call() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -289,9 +287,8 @@ fn a_running_task_moved_into_the_recorded_cgroup_counts_from_its_next_call() {
     assert_eq!(count_of(&s, "SCMP_ARCH_X86_64", "exit"), rounds, "{s:?}");
 }
 
-#[test]
+#[e2e_macros::test]
 fn sigterm_ends_an_attached_recording_with_a_profile() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -324,9 +321,8 @@ fn sigterm_ends_an_attached_recording_with_a_profile() {
     let _ = spinner.wait();
 }
 
-#[test]
+#[e2e_macros::test]
 fn bad_targets_get_one_line_and_their_own_exit_code() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -373,9 +369,8 @@ fn bad_targets_get_one_line_and_their_own_exit_code() {
     assert!(one_line(&o).contains("--duration applies to --cgroup and --container"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_container_recorded_by_id_runs_under_its_profile() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     if !can_record() {
         return;
@@ -483,9 +478,8 @@ fn podman_container_recorded_by_id_runs_under_its_profile() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn gc_after_a_killed_attached_recorder_frees_the_slot_and_leaves_the_cgroup_alone() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }

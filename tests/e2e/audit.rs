@@ -177,9 +177,8 @@ fn pid_in(file: &Path) -> String {
         .to_owned()
 }
 
-#[test]
+#[e2e_macros::test]
 fn enforce_under_the_log_twin_runs_mkdir_and_reports_it() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !can_audit() {
         return;
     }
@@ -292,9 +291,8 @@ fn mkfifo(path: &Path) {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_under_the_log_twin_runs_mkdir_and_reports_it() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !can_audit() {
         return;
     }
@@ -433,9 +431,8 @@ fn podman_under_the_log_twin_runs_mkdir_and_reports_it() {
     });
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_recording_is_refused_as_input_and_bad_times_are_errors() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let stats = dir.path().join("a.stats.json");
     fs::write(

@@ -11,9 +11,8 @@ use common::hookrun::{poststop_state, prestart_state, sleeper, Hooks};
 use common::scratch::TestCgroup;
 use common::*;
 
-#[test]
+#[e2e_macros::test]
 fn two_prestarts_for_one_id() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -55,9 +54,8 @@ fn two_prestarts_for_one_id() {
     assert!(!h.link_attached());
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_stale_recording_of_the_id_is_finished_before_the_new_one() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -86,9 +84,8 @@ fn a_stale_recording_of_the_id_is_finished_before_the_new_one() {
     assert!(h.states().is_empty(), "{:?}", h.states());
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_poststop_without_prestart_writes_nothing_and_succeeds() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -99,9 +96,8 @@ fn a_poststop_without_prestart_writes_nothing_and_succeeds() {
     assert!(h.states().is_empty());
 }
 
-#[test]
+#[e2e_macros::test]
 fn two_gc_at_once_finish_a_recording_exactly_once() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -140,9 +136,8 @@ fn two_gc_at_once_finish_a_recording_exactly_once() {
     assert!(!h.link_attached());
 }
 
-#[test]
+#[e2e_macros::test]
 fn the_257th_recording_at_once_is_refused_and_the_others_finish() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -194,9 +189,8 @@ fn the_257th_recording_at_once_is_refused_and_the_others_finish() {
     drop(kids);
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_hung_lock_holder_makes_the_hook_give_up_in_bounded_time() {
-    let _group = crate::common::group(module_path!());
     use std::os::unix::io::AsRawFd;
     if !can_record() {
         return;

@@ -95,9 +95,8 @@ fn deny_mkdir(dir: &Path, errno_ret: Option<u32>) -> PathBuf {
     )
 }
 
-#[test]
+#[e2e_macros::test]
 fn strace_derived_allow_list_runs_true() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -123,9 +122,8 @@ fn strace_derived_allow_list_runs_true() {
     assert!(!dir.path().join("x").exists());
 }
 
-#[test]
+#[e2e_macros::test]
 fn denied_mkdir_fails_with_the_configured_errno() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -156,9 +154,8 @@ fn denied_mkdir_fails_with_the_configured_errno() {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn default_errno_ret_applies_to_everything_not_allowed() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -191,9 +188,8 @@ fn default_errno_ret_applies_to_everything_not_allowed() {
     assert!(!target.exists());
 }
 
-#[test]
+#[e2e_macros::test]
 fn malformed_profile_exits_66_with_one_line() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = dir.path().join("bad.json");
     std::fs::write(
@@ -212,9 +208,8 @@ fn malformed_profile_exits_66_with_one_line() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn unknown_syscall_name_exits_65() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = write_profile(
         dir.path(),
@@ -237,9 +232,8 @@ fn unknown_syscall_name_exits_65() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn unknown_architecture_exits_64() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = write_profile(
         dir.path(),
@@ -249,9 +243,8 @@ fn unknown_architecture_exits_64() {
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
 }
 
-#[test]
+#[e2e_macros::test]
 fn unsupported_action_exits_66_naming_the_rule() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = write_profile(
         dir.path(),
@@ -270,9 +263,8 @@ fn unsupported_action_exits_66_naming_the_rule() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn profile_without_execve_is_reported() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -293,9 +285,8 @@ fn profile_without_execve_is_reported() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn missing_command_exits_127() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -305,9 +296,8 @@ fn missing_command_exits_127() {
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
 }
 
-#[test]
+#[e2e_macros::test]
 fn command_exit_status_passes_through() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -317,9 +307,8 @@ fn command_exit_status_passes_through() {
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
 }
 
-#[test]
+#[e2e_macros::test]
 fn command_runs_filtered_with_no_new_privs() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }
@@ -333,9 +322,8 @@ fn command_runs_filtered_with_no_new_privs() {
 }
 
 /// podman's own default profile (archMap, includes/excludes, errno names) applies.
-#[test]
+#[e2e_macros::test]
 fn podman_default_profile_applies() {
-    let _group = crate::common::group(module_path!());
     let profile = Path::new("/usr/share/containers/seccomp.json");
     if !crate::common::prerequisite(
         profile.exists(),
@@ -358,9 +346,8 @@ fn podman_default_profile_applies() {
 
 /// `--no-new-privs=false` loads the filter without no_new_privs, as root with
 /// CAP_SYS_ADMIN only.
-#[test]
+#[e2e_macros::test]
 fn without_no_new_privs_needs_privilege() {
-    let _group = crate::common::group(module_path!());
     if !prerequisites() {
         return;
     }

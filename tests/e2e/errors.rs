@@ -17,25 +17,22 @@ fn one_line(o: &std::process::Output) -> String {
     err
 }
 
-#[test]
+#[e2e_macros::test]
 fn unknown_arch_is_64() {
-    let _group = crate::common::group(module_path!());
     let o = run(&["syscalls", "getpid", "--arch", "pdp11"]);
     assert_eq!(o.status.code(), Some(64));
     assert!(one_line(&o).contains("pdp11"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn unknown_syscall_name_is_65() {
-    let _group = crate::common::group(module_path!());
     let o = run(&["syscalls", "no_such_syscall"]);
     assert_eq!(o.status.code(), Some(65));
     assert!(one_line(&o).contains("no_such_syscall"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn malformed_profile_is_66() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("bad.json");
     std::fs::write(
@@ -54,9 +51,8 @@ fn malformed_profile_is_66() {
     assert!(one_line(&o).contains("bad.json"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn missing_btf_is_69() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -82,9 +78,8 @@ fn missing_btf_is_69() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn not_root_is_77() {
-    let _group = crate::common::group(module_path!());
     // SAFETY: geteuid never fails.
     if unsafe { libc::geteuid() } != 0 {
         // Already unprivileged: the plain call shows it.
@@ -106,9 +101,8 @@ fn not_root_is_77() {
     assert!(one_line(&o).contains("root"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn usage_errors_are_2() {
-    let _group = crate::common::group(module_path!());
     let o = run(&["record"]);
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["no-such-subcommand"]);
@@ -144,9 +138,8 @@ fn hook(
     child.wait_with_output().expect("hook output")
 }
 
-#[test]
+#[e2e_macros::test]
 fn hook_refuses_malformed_state_and_missing_pid_and_the_root_cgroup() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -205,9 +198,8 @@ fn hook_refuses_malformed_state_and_missing_pid_and_the_root_cgroup() {
         .contains("root cgroup"));
 }
 
-#[test]
+#[e2e_macros::test]
 fn root_without_bpf_capabilities_is_77_and_says_why() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("setpriv"), "setpriv (util-linux)") {
         return;
     }
@@ -229,9 +221,8 @@ fn root_without_bpf_capabilities_is_77_and_says_why() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn pins_outside_bpffs_are_69_and_a_fresh_bpffs_works() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }

@@ -45,9 +45,8 @@ fn profile_names(p: &Path) -> Vec<String> {
     allowed_names(p)
 }
 
-#[test]
+#[e2e_macros::test]
 fn hook_killed_in_prestart_before_or_after_registering() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -75,9 +74,8 @@ fn hook_killed_in_prestart_before_or_after_registering() {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn hook_killed_in_poststop_is_finished_by_gc_with_the_profile() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -108,9 +106,8 @@ fn hook_killed_in_poststop_is_finished_by_gc_with_the_profile() {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_full_output_file_system_is_one_error_and_gc_writes_later() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -165,9 +162,8 @@ fn a_full_output_file_system_is_one_error_and_gc_writes_later() {
     assert!(profile_names(&out.join("f3.json")).contains(&"sync".to_owned()));
 }
 
-#[test]
+#[e2e_macros::test]
 fn pins_deleted_behind_our_back_give_one_clear_error_and_nothing_attached() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -193,9 +189,8 @@ fn pins_deleted_behind_our_back_give_one_clear_error_and_nothing_attached() {
     assert!(!h.out().join("f4.json").exists());
 }
 
-#[test]
+#[e2e_macros::test]
 fn umask_000_does_not_make_anything_group_or_world_writable() {
-    let _group = crate::common::group(module_path!());
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     if !can_record() {
@@ -275,9 +270,8 @@ fn wait_for(path: &Path, limit: std::time::Duration) -> bool {
     path.exists()
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_container_or_conmon_killed_still_ends_in_a_profile() {
-    let _group = crate::common::group(module_path!());
     use common::installed::Installed;
     use common::podman::PodmanEnv;
     if !can_record() {

@@ -78,9 +78,8 @@ fn outcome(o: &Output) -> (bool, String, String) {
     (o.status.success(), stdout(o), stderr(o))
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_enforces_docker_and_oci_renderings_alike() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let Some(profile) = test_profile() else {
         return;
@@ -169,9 +168,8 @@ fn podman_enforces_docker_and_oci_renderings_alike() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn docker_rendering_of_a_recorded_style_profile_round_trips_through_podmans_reading() {
-    let _group = crate::common::group(module_path!());
     // A profile as `record` writes it (one allow rule, native + compat ABIs).
     let profile: LinuxSeccomp = serde_json::from_str(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
@@ -202,9 +200,8 @@ const MISSPELT: &str = r#"{
 }"#;
 
 #[cfg(target_arch = "x86_64")]
-#[test]
+#[e2e_macros::test]
 fn validate_reports_a_misspelt_syscall_with_its_json_path() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = write(dir.path(), "bad.json", MISSPELT);
     let o = run(&["validate", bad.to_str().expect("utf-8 path")]);
@@ -242,9 +239,8 @@ fn validate_reports_a_misspelt_syscall_with_its_json_path() {
     assert_eq!(v["files"][0]["findings"][0]["path"], "syscalls[1].names[1]");
 }
 
-#[test]
+#[e2e_macros::test]
 fn validate_accepts_every_rendering_and_fails_on_unreadable_files() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let profile: LinuxSeccomp =
         serde_json::from_str(&MISSPELT.replace("mkdri", "mkdir")).expect("profile");

@@ -13,9 +13,8 @@ use common::*;
 
 const IMAGE: &str = "localhost/sr-labelled:test";
 
-#[test]
+#[e2e_macros::test]
 fn image_label_profile_is_enforced_under_seccomp_policy_image() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }

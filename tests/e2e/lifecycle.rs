@@ -46,9 +46,8 @@ impl Drop for Isolated {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn attached_only_while_recording_and_unload_removes_everything() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
         return;
     }
@@ -104,9 +103,8 @@ fn attached_only_while_recording_and_unload_removes_everything() {
     assert!(gone, "program {id} still loaded after unload");
 }
 
-#[test]
+#[e2e_macros::test]
 fn gc_recovers_a_killed_recorder() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
         return;
     }

@@ -16,9 +16,8 @@ fn count_from_env(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-#[test]
+#[e2e_macros::test]
 fn containers_recorded_at_once_each_count_their_own_marker_exactly() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -80,9 +79,8 @@ fn containers_recorded_at_once_each_count_their_own_marker_exactly() {
     drop(inst);
 }
 
-#[test]
+#[e2e_macros::test]
 fn sequential_recordings_leave_nothing_behind() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -156,9 +154,8 @@ fn sequential_recordings_leave_nothing_behind() {
 /// 250,000: 4,000,000 in all), all counted exactly. The threads switch CPUs and
 /// preempt each other all the time: every switch clears the per-CPU task cache, so
 /// the lookups that refill it run constantly. (`cargo xtask bench` runs 50,000,000.)
-#[test]
+#[e2e_macros::test]
 fn sixteen_threads_on_every_cpu_are_counted_exactly() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("gcc"), "gcc") {
         return;
     }

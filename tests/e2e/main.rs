@@ -4,8 +4,8 @@
 //!
 //! Each module used to be its own test binary, run one after another; its tests share
 //! the host (cgroups, pins, podman, a private dockerd) and rely on that. So every test
-//! takes [`common::group`]: tests of one module run in parallel, never beside those of
-//! another module.
+//! is a `#[e2e_macros::test]` (tests/macros), which takes [`common::group`] first:
+//! tests of one module run in parallel, never beside those of another module.
 
 mod common;
 

@@ -23,9 +23,8 @@ fn assert_ok(o: &Output, what: &str) {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn busybox_ls_runs() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let o = env.run(&[], &["ls", "/"]);
     assert_ok(&o, "podman run ls /");
@@ -39,9 +38,8 @@ fn busybox_ls_runs() {
     assert_eq!(stdout(&o).trim(), "busybox");
 }
 
-#[test]
+#[e2e_macros::test]
 fn permissive_profile_blocks_only_mkdir() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let profile = env.dir().join("no-mkdir.json");
     std::fs::write(
@@ -87,9 +85,8 @@ fn permissive_profile_blocks_only_mkdir() {
     assert_ok(&o, "mkdir /x with podman's default profile");
 }
 
-#[test]
+#[e2e_macros::test]
 fn container_is_gone_afterwards() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let cidfile = env.dir().join("cid");
     let cid_opt = format!("--cidfile={}", cidfile.display());
@@ -115,9 +112,8 @@ fn container_is_gone_afterwards() {
     assert!(!cg.exists(), "cgroup left: {}", cg.display());
 }
 
-#[test]
+#[e2e_macros::test]
 fn drop_removes_kept_containers_and_the_dir() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let o = env.run_keep(&["--detach", "--name", "sr-smoke-kept"], &["sleep", "300"]);
     assert_ok(&o, "podman run -d sleep");
@@ -141,9 +137,8 @@ fn drop_removes_kept_containers_and_the_dir() {
     assert!(gone, "container process {pid} still alive");
 }
 
-#[test]
+#[e2e_macros::test]
 fn hooks_get_state_and_poststop_is_awaited() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     let out = env.dir().join("hook-out");
     std::fs::create_dir(&out).expect("hook out dir");
@@ -211,9 +206,8 @@ fn hooks_get_state_and_poststop_is_awaited() {
 }
 
 /// crun's init after the filter load, as the design's "runtime tail" assumes.
-#[test]
+#[e2e_macros::test]
 fn runtime_tail_after_filter_load() {
-    let _group = crate::common::group(module_path!());
     let Some(env) = PodmanEnv::new() else { return };
     if !common::prerequisite(common::have("strace"), "strace (apt-get install strace)") {
         return;

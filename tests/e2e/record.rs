@@ -30,9 +30,8 @@ fn record(
     (out, profile, stats)
 }
 
-#[test]
+#[e2e_macros::test]
 fn sync_is_listed_only_when_called() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -46,9 +45,8 @@ fn sync_is_listed_only_when_called() {
     assert!(allowed_names(&without).contains(&"execve".to_owned()));
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_million_getppid_are_counted_exactly() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -71,9 +69,8 @@ fn a_million_getppid_are_counted_exactly() {
     assert_eq!(s.len(), 3, "{s:?}");
 }
 
-#[test]
+#[e2e_macros::test]
 fn concurrent_recordings_do_not_leak_into_each_other() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -135,9 +132,8 @@ fn concurrent_recordings_do_not_leak_into_each_other() {
     assert_eq!(count_of(&sb, X64, "nanosleep"), 1);
 }
 
-#[test]
+#[e2e_macros::test]
 fn i386_program_is_recorded_under_scmp_arch_x86_with_i386_names() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -163,9 +159,8 @@ fn i386_program_is_recorded_under_scmp_arch_x86_with_i386_names() {
     assert_eq!(v["architectures"], serde_json::json!([X64, X86]));
 }
 
-#[test]
+#[e2e_macros::test]
 fn int80_from_a_64_bit_program_is_recorded_as_i386() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -189,9 +184,8 @@ fn int80_from_a_64_bit_program_is_recorded_as_i386() {
     assert_eq!(count_of(&s, X64, "semget"), 0, "{s:?}");
 }
 
-#[test]
+#[e2e_macros::test]
 fn exit_status_is_propagated_and_the_profile_written_anyway() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -204,9 +198,8 @@ fn exit_status_is_propagated_and_the_profile_written_anyway() {
     assert!(allowed_names(&profile).contains(&"kill".to_owned()));
 }
 
-#[test]
+#[e2e_macros::test]
 fn sigterm_is_forwarded_and_the_cgroup_removed() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -259,9 +252,8 @@ fn sigterm_is_forwarded_and_the_cgroup_removed() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn stdout_gets_the_profile_without_output_option() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -272,9 +264,8 @@ fn stdout_gets_the_profile_without_output_option() {
     assert_eq!(v["defaultErrnoRet"], 1);
 }
 
-#[test]
+#[e2e_macros::test]
 fn missing_command_is_exit_127() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -304,9 +295,8 @@ fn find_dir_named(root: &Path, name: &str, depth: u32) -> Option<std::path::Path
     None
 }
 
-#[test]
+#[e2e_macros::test]
 fn recorded_profile_enforced_lets_the_command_run_and_denies_the_rest() {
-    let _group = crate::common::group(module_path!());
     if !can_record()
         || !prerequisite(
             Path::new("/bin/busybox").exists(),
@@ -370,9 +360,8 @@ fn recorded_profile_enforced_lets_the_command_run_and_denies_the_rest() {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn report_attributes_a_childs_syscall_to_the_childs_comm() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -413,9 +402,8 @@ fn report_attributes_a_childs_syscall_to_the_childs_comm() {
     assert!(sync["first"]["pid"].as_u64().expect("pid") > 0);
 }
 
-#[test]
+#[e2e_macros::test]
 fn steady_after_splits_startup_from_steady_state() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -452,9 +440,8 @@ fn steady_after_splits_startup_from_steady_state() {
     assert_eq!(steady, vec!["exit".to_owned(), "geteuid".to_owned()]);
 }
 
-#[test]
+#[e2e_macros::test]
 fn steady_marker_splits_when_the_file_appears() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -482,16 +469,14 @@ fn steady_marker_splits_when_the_file_appears() {
     assert!(!steady.contains(&"utimensat".to_owned()), "{steady:?}");
 }
 
-#[test]
+#[e2e_macros::test]
 fn steady_output_needs_a_split() {
-    let _group = crate::common::group(module_path!());
     let out = run(&["record", "--steady-output", "/tmp/x.json", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
-#[test]
+#[e2e_macros::test]
 fn x32_calls_are_recorded_under_scmp_arch_x32() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }

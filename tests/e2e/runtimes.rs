@@ -62,9 +62,8 @@ fn replay(env: &RuncEnv, runtime: &Path, bundle: &Bundle, n: usize, what: &str) 
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn runc_bundles_recorded_by_the_installed_hooks_replay_under_runc_and_crun() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -153,9 +152,8 @@ fn runc_bundles_recorded_by_the_installed_hooks_replay_under_runc_and_crun() {
     assert!(inst.log().contains("detected=runc"), "{}", inst.log());
 }
 
-#[test]
+#[e2e_macros::test]
 fn podman_with_runc_and_with_crun_profiles_replay_twenty_times() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -221,9 +219,8 @@ fn podman_with_runc_and_with_crun_profiles_replay_twenty_times() {
     drop(inst);
 }
 
-#[test]
+#[e2e_macros::test]
 fn a_podman_crun_recording_runs_under_docker_unless_limited_to_crun() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -314,9 +311,8 @@ fn path_with_docker_client() -> String {
     )
 }
 
-#[test]
+#[e2e_macros::test]
 fn docker_container_recorded_by_id_runs_under_its_profile_in_both_formats() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -491,9 +487,8 @@ int main(void) {
     o.status.success().then_some(exe)
 }
 
-#[test]
+#[e2e_macros::test]
 fn docker_gets_enosys_for_clone3_although_it_ignores_default_errno_ret() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("gcc"), "gcc with static glibc (libc6-dev)") {
         return;
     }

@@ -142,9 +142,8 @@ fn check_entry(resolver: &Path, arch: Arch, nr: u64, name: &str) -> Verdict {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn every_table_entry_matches_libseccomp() {
-    let _group = crate::common::group(module_path!());
     let Some(resolver) = resolver() else { return };
     let entries: Vec<(Arch, u64, &'static str)> = Arch::ALL
         .iter()
@@ -206,9 +205,8 @@ fn probe_numbers(arch: Arch) -> Vec<u64> {
     regular.chain(private).collect()
 }
 
-#[test]
+#[e2e_macros::test]
 fn no_number_libseccomp_knows_is_missing() {
-    let _group = crate::common::group(module_path!());
     let Some(resolver) = resolver() else { return };
     let probes: Vec<(Arch, u64)> = Arch::ALL
         .iter()
@@ -234,9 +232,8 @@ fn no_number_libseccomp_knows_is_missing() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn common_names_resolve_on_every_arch() {
-    let _group = crate::common::group(module_path!());
     let Some(resolver) = resolver() else { return };
     let queries: Vec<(Arch, &'static str)> = Arch::ALL
         .iter()
@@ -267,9 +264,8 @@ fn common_names_resolve_on_every_arch() {
     );
 }
 
-#[test]
+#[e2e_macros::test]
 fn x32_special_numbers_match_libseccomp() {
-    let _group = crate::common::group(module_path!());
     let Some(resolver) = resolver() else { return };
     // The 36 x32-only entries (512..=547) and a common one, by number of the kernel's
     // syscall_64.tbl; libseccomp must agree with the table and with these.

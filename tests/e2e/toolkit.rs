@@ -57,9 +57,8 @@ fn assert_error(o: &std::process::Output, code: i32, what: &str) {
     assert!(err.contains(what), "{what} not in: {err}");
 }
 
-#[test]
+#[e2e_macros::test]
 fn check_gates_real_recordings() {
-    let _group = crate::common::group(module_path!());
     if !can_record() {
         return;
     }
@@ -135,9 +134,8 @@ fn check_gates_real_recordings() {
     assert!(stdout(&o).is_empty());
 }
 
-#[test]
+#[e2e_macros::test]
 fn check_exit_codes_on_written_files() {
-    let _group = crate::common::group(module_path!());
     let dir = tempfile::tempdir().expect("tempdir");
     let base = write(
         dir.path(),
@@ -256,9 +254,8 @@ fn check_exit_codes_on_written_files() {
     assert_error(&o, 2, "other.json: not a seccomp profile");
 }
 
-#[test]
+#[e2e_macros::test]
 fn merge_of_two_recordings_equals_the_recording_of_both() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
@@ -354,9 +351,8 @@ fn merge_of_two_recordings_equals_the_recording_of_both() {
     assert_eq!(doc["defaultErrnoRet"], 1);
 }
 
-#[test]
+#[e2e_macros::test]
 fn diff_names_what_was_added_and_removed() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }

@@ -27,6 +27,18 @@ fn show_cmd(cmd: &Command) {
 }
 
 /// Runs the recorder, echoing the command line; returns (exit code, stderr).
+/// `seccomp-recorder enforce --profile PROFILE -- COMMAND...`.
+fn enforce(
+    state: &IsolatedState,
+    bin: &Path,
+    profile: &str,
+    command: &[&str],
+) -> Result<(i32, String)> {
+    let mut args = vec!["enforce", "--profile", profile, "--"];
+    args.extend_from_slice(command);
+    recorder(state, bin, &args)
+}
+
 fn recorder(state: &IsolatedState, bin: &Path, args: &[&str]) -> Result<(i32, String)> {
     let mut cmd = Command::new(bin);
     cmd.args(args);
@@ -95,20 +107,7 @@ fn story(state: &IsolatedState, bin: &Path, work: &Path) -> Result<()> {
     }
 
     step("4. Enforce the profile on the same command: it runs");
-    let (code, _) = recorder(
-        state,
-        bin,
-        &[
-            "enforce",
-            "--profile",
-            &p,
-            "--",
-            "busybox",
-            "sh",
-            "-c",
-            workload,
-        ],
-    )?;
+    let (code, _) = enforce(state, bin, &p, &["busybox", "sh", "-c", workload])?;
     if code != 0 {
         bail!("the recorded command failed under its own profile (exit {code})");
     }
@@ -116,19 +115,7 @@ fn story(state: &IsolatedState, bin: &Path, work: &Path) -> Result<()> {
     step("5. Something the recording never did (mkdir) is denied with the profile's errno");
     let target = work.join("not-allowed");
     let target_s = target.to_string_lossy().into_owned();
-    let (code, err) = recorder(
-        state,
-        bin,
-        &[
-            "enforce",
-            "--profile",
-            &p,
-            "--",
-            "busybox",
-            "mkdir",
-            &target_s,
-        ],
-    )?;
+    let (code, err) = enforce(state, bin, &p, &["busybox", "mkdir", &target_s])?;
     if code == 0
         || target.exists()
         || !(err.contains("can't create directory") && err.contains("Function not implemented"))

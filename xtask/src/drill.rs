@@ -82,6 +82,13 @@ fn timed(
     Ok(status)
 }
 
+/// `cargo test -p seccomp-recorder --test e2e FILTER`.
+fn e2e(filter: &str) -> Command {
+    let mut c = cargo();
+    c.args(["test", "-p", "seccomp-recorder", "--test", "e2e", filter]);
+    c
+}
+
 fn fuzz() -> Result<()> {
     let cases = std::env::var("PROPTEST_CASES").unwrap_or_else(|_| FUZZ_CASES.to_owned());
     let label =
@@ -89,16 +96,7 @@ fn fuzz() -> Result<()> {
     let mut summary = Vec::new();
     let status = timed(
         &label,
-        cargo()
-            .args([
-                "test",
-                "-p",
-                "seccomp-recorder",
-                "--test",
-                "e2e",
-                "hostile::",
-            ])
-            .env("PROPTEST_CASES", &cases),
+        e2e("hostile::").env("PROPTEST_CASES", &cases),
         |line| {
             let failed = line.starts_with("test ") && line.ends_with("FAILED");
             let why = ["Test failed:", "Test aborted:", "minimal failing input"]
@@ -145,16 +143,8 @@ fn load() -> Result<()> {
     let status = timed(
         label,
         state
-            .apply(&mut cargo())
-            .args([
-                "test",
-                "-p",
-                "seccomp-recorder",
-                "--test",
-                "e2e",
-                "load::",
-                "--",
-            ])
+            .apply(&mut e2e("load::"))
+            .arg("--")
             .args(["--nocapture", "--test-threads", "1"])
             .env("SR_LOAD_CONTAINERS", "64")
             .env("SR_LOAD_SEQUENTIAL", "1000"),

@@ -28,15 +28,8 @@ fn assert_has(v: &Validation, severity: Severity, path: &str, needle: &str) {
     );
 }
 
-const GOOD: &str = r#"{
-      "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
-      "architectures": ["SCMP_ARCH_X86_64"],
-      "syscalls": [
-        {"names": ["read", "write", "execve", "exit_group"], "action": "SCMP_ACT_ALLOW"},
-        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-         "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
-      ]}"#;
+/// A profile with no findings (also the `validate` command's test input).
+const GOOD: &str = include_str!("../../../tests/fixtures/valid-profile.json");
 
 #[test]
 fn a_good_profile_has_no_findings() {

@@ -178,15 +178,7 @@ mod tests {
 
     use super::*;
 
-    const GOOD: &str = r#"{
-      "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
-      "architectures": ["SCMP_ARCH_X86_64"],
-      "syscalls": [
-        {"names": ["read", "write", "execve", "exit_group"], "action": "SCMP_ACT_ALLOW"},
-        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-         "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
-      ]}"#;
+    const GOOD: &str = include_str!("../../../tests/fixtures/valid-profile.json");
 
     #[test]
     fn run_reports_text_and_json_and_exit_codes() {

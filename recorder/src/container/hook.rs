@@ -263,23 +263,16 @@ fn prestart(
     };
     tracing::info!(id, runtime = %tail, detected = %detected.runtime, signal, "runtime tail");
     let mut state = RecordingState {
-        id: id.clone(),
-        kind: Kind::Container,
-        cgroup_dir: dir,
-        cgroup_id: cgroup_id.0,
-        slot: None,
         output: Some(output),
         stats,
         report,
-        recorded: None,
         format: Some(request.format),
         base,
         errno: request.errno,
-        owner_pid: None,
-        started_unix: state::now_unix(),
         runtime: Some(tail),
         runtime_signal: Some(signal),
         record_args: request.record_args,
+        ..RecordingState::new(id.clone(), Kind::Container, dir, cgroup_id.0)
     };
     if !claim_id(&state, paths, store)? {
         return Ok(());
@@ -449,23 +442,9 @@ mod tests {
         let live = dir.path().join("live");
         std::fs::create_dir(&live).expect("live");
         let state = |cgroup_dir: PathBuf, cgroup_id: u64| RecordingState {
-            id: "c".into(),
-            kind: Kind::Container,
-            cgroup_dir,
-            cgroup_id,
             slot: Some(1),
-            output: None,
-            stats: None,
-            report: None,
-            recorded: None,
-            format: None,
-            base: None,
-            errno: crate::profile::DefaultErrno::Enosys,
-            owner_pid: None,
             started_unix: 1,
-            runtime: None,
-            runtime_signal: None,
-            record_args: false,
+            ..RecordingState::new("c".into(), Kind::Container, cgroup_dir, cgroup_id)
         };
         let new = state(live.clone(), 7);
         assert_eq!(duplicate_outcome(None, false, &new), Duplicate::None);

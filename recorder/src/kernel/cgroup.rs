@@ -90,30 +90,9 @@ pub fn cgroup2_mount_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
             return None;
         }
         let mount_point = left.split(' ').nth(4)?;
-        Some(PathBuf::from(unescape_mountinfo(mount_point)))
+        Some(PathBuf::from(crate::text::unescape_mountinfo(mount_point)))
     })
 }
-
-fn unescape_mountinfo(s: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as \ooo; other bytes (UTF-8
-    // of a non-ASCII name) are as they are, so the result is built from bytes.
-    let mut out = Vec::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            if let Some(Ok(v)) = s.get(i + 1..i + 4).map(|o| u8::from_str_radix(o, 8)) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The cgroup v2 path (relative to the cgroup2 root) in a `/proc/PID/cgroup` text (pure).
 pub fn cgroup2_path_from_proc(text: &str) -> Option<String> {
     text.lines()

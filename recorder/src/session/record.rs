@@ -21,7 +21,7 @@ use crate::profile::{self, DefaultErrno, ProfileOptions};
 use crate::report::{self};
 use crate::session::finish::{self, to_recorded, Assembly};
 use crate::session::spawn::{self, SpawnError};
-use crate::session::state::{self, Kind, RecordingState, StateError, StateStore};
+use crate::session::state::{Kind, RecordingState, StateError, StateStore};
 
 /// Arguments of `record`.
 #[derive(Debug, clap::Args)]
@@ -313,23 +313,16 @@ fn own_state(
         "cmd"
     };
     RecordingState {
-        id: format!("{prefix}-{}", std::process::id()),
-        kind,
-        cgroup_dir,
-        cgroup_id,
-        slot: None,
-        output: None,
-        stats: None,
-        report: None,
-        recorded: None,
-        format: None,
-        base: None,
-        errno: DefaultErrno::Enosys,
         owner_pid: Some(std::process::id() as i32),
-        started_unix: state::now_unix(),
         runtime,
         runtime_signal,
         record_args,
+        ..RecordingState::new(
+            format!("{prefix}-{}", std::process::id()),
+            kind,
+            cgroup_dir,
+            cgroup_id,
+        )
     }
 }
 

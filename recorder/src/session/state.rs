@@ -103,6 +103,32 @@ pub struct RecordingState {
     pub record_args: bool,
 }
 
+impl RecordingState {
+    /// A recording of `cgroup_dir` registered now: no slot, outputs or counts yet,
+    /// ENOSYS for denials, every known runtime tail. Callers set the rest.
+    pub fn new(id: String, kind: Kind, cgroup_dir: PathBuf, cgroup_id: u64) -> Self {
+        RecordingState {
+            id,
+            kind,
+            cgroup_dir,
+            cgroup_id,
+            slot: None,
+            output: None,
+            stats: None,
+            report: None,
+            format: None,
+            recorded: None,
+            base: None,
+            errno: DefaultErrno::Enosys,
+            owner_pid: None,
+            started_unix: now_unix(),
+            runtime: None,
+            runtime_signal: None,
+            record_args: false,
+        }
+    }
+}
+
 /// Checks that an id is safe as a file name (pure).
 pub fn validate_id(id: &str) -> Result<(), StateError> {
     let ok = !id.is_empty()
@@ -333,23 +359,14 @@ mod tests {
 
     fn state(id: &str) -> RecordingState {
         RecordingState {
-            id: id.to_owned(),
-            kind: Kind::Container,
-            cgroup_dir: PathBuf::from("/sys/fs/cgroup/x"),
-            cgroup_id: 42,
             slot: Some(3),
-            output: None,
-            stats: None,
-            report: None,
-            recorded: None,
-            format: None,
-            base: None,
-            errno: DefaultErrno::Enosys,
-            owner_pid: None,
             started_unix: 1,
-            runtime: None,
-            runtime_signal: None,
-            record_args: false,
+            ..RecordingState::new(
+                id.to_owned(),
+                Kind::Container,
+                PathBuf::from("/sys/fs/cgroup/x"),
+                42,
+            )
         }
     }
 

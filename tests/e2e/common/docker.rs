@@ -66,7 +66,7 @@ use std::time::{Duration, Instant};
 
 use super::podman::output_timeout;
 use super::prerequisite;
-use super::runc::{cgroup_mounts, find_static_busybox, make_busybox_rootfs, strace_wrapper};
+use super::runc::{cgroup_mounts, make_busybox_rootfs, required_static_busybox, strace_wrapper};
 
 /// The docker client (20.10, like the daemon). Not whatever `docker` is on PATH.
 pub const DOCKER: &str = "/usr/bin/docker";
@@ -132,13 +132,7 @@ impl DockerEnv {
         {
             return None;
         }
-        let busybox = find_static_busybox();
-        if !prerequisite(
-            busybox.is_some(),
-            "a static busybox (apt-get install busybox-static)",
-        ) {
-            return None;
-        }
+        let busybox = required_static_busybox()?;
         reap_leftovers();
 
         let nanos = std::time::SystemTime::now()
@@ -156,7 +150,7 @@ impl DockerEnv {
         )
         .expect("owner file");
         let rootfs = dir.join("rootfs");
-        make_busybox_rootfs(&rootfs, &busybox.expect("checked"));
+        make_busybox_rootfs(&rootfs, &busybox);
         let strace_dir = dir.join("strace");
         fs::create_dir(&strace_dir).expect("strace dir");
         let wrapper = dir.join("strace-runc");

@@ -60,7 +60,7 @@ pub fn skipped(why: &str) {
 /// Tests of one module run together and never beside those of another module: each
 /// module was its own test binary (binaries run one after another) and its tests rely
 /// on having the host to themselves (cgroups, pins, podman, a private dockerd, timing).
-/// Every test takes this first: `let _group = crate::common::group(module_path!());`.
+/// Every test takes it first: `#[e2e_macros::test]` (tests/macros) does.
 pub fn group(module: &'static str) -> GroupGuard {
     // `e2e::load` or `e2e::load::inner`: the topic is the module below the crate.
     let topic = module.split("::").nth(1).unwrap_or(module);

@@ -90,13 +90,7 @@ impl PodmanEnv {
         {
             return None;
         }
-        let busybox = find_static_busybox();
-        if !prerequisite(
-            busybox.is_some(),
-            "a static busybox (apt-get install busybox-static)",
-        ) {
-            return None;
-        }
+        let busybox = required_static_busybox()?;
         if let Err(e) = fix_hybrid_cgroups() {
             prerequisite(false, &format!("cgroup setup crun needs: {e}"));
             return None;
@@ -110,7 +104,7 @@ impl PodmanEnv {
         let rootfs = d.join("rootfs");
         let hooks_dir = d.join("hooks");
         fs::create_dir(&hooks_dir).expect("hooks dir");
-        make_busybox_rootfs(&rootfs, &busybox.expect("checked"));
+        make_busybox_rootfs(&rootfs, &busybox);
 
         let conf = d.join("containers.conf");
         let text = format!(
@@ -520,6 +514,17 @@ fn fix_hybrid_cgroups() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// [`find_static_busybox`] as a [`prerequisite`]: `None` (skipped, or a failure under
+/// `CI=true`) when there is none.
+pub fn required_static_busybox() -> Option<PathBuf> {
+    let found = find_static_busybox();
+    prerequisite(
+        found.is_some(),
+        "a static busybox (apt-get install busybox-static)",
+    )
+    .then_some(found)?
 }
 
 /// A static busybox on PATH (a dynamic one would not run in the bare rootfs).

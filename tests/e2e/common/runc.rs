@@ -156,13 +156,7 @@ impl RuncEnv {
         {
             return None;
         }
-        let busybox = find_static_busybox();
-        if !prerequisite(
-            busybox.is_some(),
-            "a static busybox (apt-get install busybox-static)",
-        ) {
-            return None;
-        }
+        let busybox = required_static_busybox()?;
         let runc = PathBuf::from(which("runc"));
         let dir = tempfile::Builder::new()
             .prefix("sr-runc-")
@@ -172,7 +166,7 @@ impl RuncEnv {
         let root = d.join("state");
         fs::create_dir(&root).expect("runc root");
         let rootfs = d.join("rootfs");
-        make_busybox_rootfs(&rootfs, &busybox.expect("checked"));
+        make_busybox_rootfs(&rootfs, &busybox);
 
         let spec_dir = d.join("spec");
         fs::create_dir(&spec_dir).expect("spec dir");
@@ -714,4 +708,4 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
 // The busybox rootfs, mountinfo and PATH helpers are podman.rs's, shared here (and
 // with docker.rs through this module).
 use super::podman::which;
-pub use super::podman::{find_static_busybox, make_busybox_rootfs, unescape};
+pub use super::podman::{make_busybox_rootfs, required_static_busybox, unescape};

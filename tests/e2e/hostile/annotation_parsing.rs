@@ -17,11 +17,10 @@ pub(super) fn annotation_error(e: &AnnotationError, anns: &HashMap<String, Strin
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn annotations_are_parsed_within_limits_or_refused(
         anns in prop::collection::hash_map(annotation_key(), annotation_value(), 0..6),
     ) {
-        let _group = crate::common::group(module_path!());
         match annotations::parse(&anns) {
             Ok(None) => {
                 // Nothing asked: no output annotation at all.
@@ -42,14 +41,13 @@ proptest! {
 
     /// `[if:BASE;]of:OUT` with entries in any order and blanks around `;` gives back
     /// exactly the two paths.
-    #[test]
+    #[e2e_macros::test]
     fn trace_syscall_round_trips(
         out in "[^;\0\\s][^;\0]{0,60}[^;\0\\s]",
         base in prop::option::of("[^;\0\\s][^;\0]{0,60}[^;\0\\s]"),
         base_first in any::<bool>(),
         pad in prop::sample::select(vec!["", " ", "  ", "\t"]),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut entries = vec![format!("of:{out}")];
         if let Some(b) = &base {
             entries.insert(usize::from(!base_first), format!("if:{b}"));
@@ -74,13 +72,12 @@ proptest! {
     #![proptest_config(heavy_config())]
 
     /// Values of 1-2 MB: refused for the keys we read, ignored for the others.
-    #[test]
+    #[e2e_macros::test]
     fn huge_annotations_are_refused(
         key in prop::sample::select(annotations::ALL.to_vec()),
         len in (MAX_ANNOTATION + 1)..(2 * 1024 * 1024),
         fill in prop::sample::select(vec!['a', '/', ';', 'é']),
     ) {
-        let _group = crate::common::group(module_path!());
         let huge: String = std::iter::repeat_n(fill, len / fill.len_utf8() + 1).collect();
         let mut anns = HashMap::from([(key.to_owned(), huge.clone())]);
         if key != annotations::OUTPUT {
@@ -95,9 +92,8 @@ proptest! {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn annotation_limit_is_4096_bytes_and_nul_is_refused() {
-    let _group = crate::common::group(module_path!());
     let at = |v: String| HashMap::from([(annotations::OUTPUT.to_owned(), v)]);
     let r = annotations::parse(&at("a".repeat(MAX_ANNOTATION)))
         .expect("4096 bytes")

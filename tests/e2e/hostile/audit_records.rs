@@ -80,14 +80,13 @@ pub(super) fn audit_token() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn audit_lines_never_panic(
         line in prop_oneof![
             hostile_string(),
             prop::collection::vec(audit_token(), 0..24).prop_map(|t| t.concat()),
         ],
     ) {
-        let _group = crate::common::group(module_path!());
         match records::parse_line(&line) {
             Line::Seccomp(r) => prop_assert!(line.contains("audit(") && r.pid.to_string().len() <= 10),
             Line::Malformed(m) => prop_assert!(!m.is_empty()),
@@ -99,7 +98,7 @@ proptest! {
     }
 
     /// `/dev/kmsg` records with escapes cut short, next to multi-byte characters.
-    #[test]
+    #[e2e_macros::test]
     fn kmsg_records_never_panic(
         header in prop_oneof![Just("6,1,2,-;".to_owned()), "[0-9,;-]{0,12}", hostile_string()],
         body in prop::collection::vec(prop_oneof![
@@ -107,7 +106,6 @@ proptest! {
             Just("€".to_owned()), Just("😀".to_owned()), Just("\n".to_owned()), any::<char>().prop_map(String::from),
         ], 0..12),
     ) {
-        let _group = crate::common::group(module_path!());
         let raw = format!("{header}{}", body.concat());
         if let Some(k) = records::parse_kmsg(&raw) {
             prop_assert!(!k.message.contains('\n'));
@@ -117,7 +115,7 @@ proptest! {
 
     /// A record as the kernel prints it (kmsg, dmesg, journal or auditd) parses back
     /// field by field, also through kmsg's escaping.
-    #[test]
+    #[e2e_macros::test]
     fn audit_records_round_trip(
         secs in 0i64..10_000_000_000,
         ms in 0i64..1000,
@@ -133,7 +131,6 @@ proptest! {
         seq in any::<u64>(),
         ts in any::<u64>(),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut fields = String::new();
         fields.push_str(&format!("auid=4294967295 uid=0 gid=0 ses=4294967295 subj=unconfined pid={pid}"));
         if let Some(c) = &comm {

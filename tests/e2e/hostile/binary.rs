@@ -34,7 +34,7 @@ proptest! {
     /// What an operator sees of a refused container start: exactly one line on stderr
     /// and one in the hook log, even when the hostile value holds line breaks, and the
     /// exit code of its category. (The state has no pid: nothing reaches the kernel.)
-    #[test]
+    #[e2e_macros::test]
     fn the_hook_binary_prints_one_line_and_the_documented_code(
         anns in prop::collection::hash_map(annotation_key(), annotation_value(), 1..4),
         raw in prop::option::weighted(0.2, prop::collection::vec(any::<u8>(), 0..512)),
@@ -46,7 +46,6 @@ proptest! {
             "[ -~]{1,40}",
         )),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut anns = anns;
         if let Some((key, before, brk, after)) = forged {
             // A value that tries to forge a log line: "...\nINFO profile written".

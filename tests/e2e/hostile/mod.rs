@@ -144,9 +144,8 @@ fn assert_error(e: &(impl std::error::Error + Categorized), allowed: &[Category]
 }
 
 /// The documented exit codes (README "Exit codes").
-#[test]
+#[e2e_macros::test]
 fn categories_are_the_documented_exit_codes() {
-    let _group = crate::common::group(module_path!());
     assert_eq!(Category::BadInput.code(), 66);
     assert_eq!(Category::UnknownArch.code(), 64);
     assert_eq!(Category::UnknownSyscall.code(), 65);

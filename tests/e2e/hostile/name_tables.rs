@@ -3,9 +3,8 @@
 use super::*;
 
 /// Every entry of every table maps both ways.
-#[test]
+#[e2e_macros::test]
 fn every_table_entry_round_trips() {
-    let _group = crate::common::group(module_path!());
     for arch in Arch::ALL {
         let table = arch.table();
         assert!(!table.is_empty(), "{arch}");
@@ -24,7 +23,7 @@ fn every_table_entry_round_trips() {
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn numbers_map_to_names_that_map_back(
         arch in prop::sample::select(Arch::ALL.to_vec()),
         nr in prop_oneof![
@@ -34,15 +33,13 @@ proptest! {
             0x0f_0000u64..0x0f_0010,
         ],
     ) {
-        let _group = crate::common::group(module_path!());
         if let Some(name) = arch.name_of(nr) {
             prop_assert_eq!(arch.number_of(name), Some(nr));
         }
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn unknown_names_never_panic_and_are_65(arch in prop::sample::select(Arch::ALL.to_vec()), name in hostile_string()) {
-        let _group = crate::common::group(module_path!());
         match arch.resolve(&name) {
             Ok(nr) => prop_assert_eq!(arch.name_of(nr), Some(name.as_str())),
             Err(e) => {
@@ -52,9 +49,8 @@ proptest! {
         }
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn unknown_architectures_are_64(name in hostile_string()) {
-        let _group = crate::common::group(module_path!());
         match name.parse::<Arch>() {
             Ok(a) => {
                 // Only the documented spellings, in any case.

@@ -23,17 +23,15 @@ pub(super) const STATE: &str = concat!(
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn state_arbitrary_bytes_are_refused_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
-        let _group = crate::common::group(module_path!());
         if let Err(e) = hook::parse_state(&bytes) {
             state_allowed(&e, &bytes);
         }
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn state_mutations_are_parsed_or_refused_cleanly(ops in mutations()) {
-        let _group = crate::common::group(module_path!());
         let bytes = mutate(STATE.as_bytes(), &ops);
         match hook::parse_state(&bytes) {
             Ok(st) => prop_assert!(!st.id().is_empty()),
@@ -41,9 +39,8 @@ proptest! {
         }
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn state_arbitrary_json_is_parsed_or_refused_cleanly(v in arb_json()) {
-        let _group = crate::common::group(module_path!());
         let bytes = serde_json::to_vec(&v).expect("serialize");
         match hook::parse_state(&bytes) {
             Ok(st) => prop_assert!(!st.id().is_empty()),
@@ -51,14 +48,13 @@ proptest! {
         }
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn state_round_trips(
         id in "[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}",
         pid in prop::option::of(any::<i32>()),
         status in prop::sample::select(vec!["creating", "created", "running", "stopped"]),
         annotations in prop::collection::hash_map(hostile_string(), hostile_string(), 0..6),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut v = serde_json::json!({"ociVersion": "1.0.2", "id": id, "status": status,
             "bundle": "/b", "annotations": annotations});
         if let Some(p) = pid {
@@ -71,12 +67,11 @@ proptest! {
     }
 
     /// Raw bytes that are not UTF-8 inside a JSON string: refused, not mangled.
-    #[test]
+    #[e2e_macros::test]
     fn state_with_invalid_utf8_is_refused(
         prefix in "[a-z]{0,8}",
         bad in prop::sample::select(vec![vec![0xff], vec![0xc3], vec![0xed, 0xa0, 0x80], vec![0xf8, 0x88, 0x80, 0x80, 0x80], vec![0xc0, 0xaf]]),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut bytes = format!(r#"{{"id":"x","annotations":{{"seccomp-recorder.io/output":"{prefix}"#).into_bytes();
         bytes.extend_from_slice(&bad);
         bytes.extend_from_slice(br#""}}"#);
@@ -98,9 +93,8 @@ pub(super) fn deep(open: &str, close: &str, depth: usize) -> String {
 
 /// 100,000 levels of nesting anywhere: serde_json's recursion limit (128) answers with
 /// an error, the stack never overflows.
-#[test]
+#[e2e_macros::test]
 fn deep_nesting_is_refused_by_every_json_reader() {
-    let _group = crate::common::group(module_path!());
     for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
         let nested = deep(open, close, 100_000);
         let state = format!(r#"{{"id":"x","annotations":{{"k":{nested}}}}}"#);
@@ -161,9 +155,8 @@ pub(super) fn hook_args(out: &Path, stage: Stage) -> HookArgs {
 
 /// The hook reads at most 1 MiB of state (`MAX_STATE`): a bigger one is cut there and
 /// refused as malformed (66), never parsed in part.
-#[test]
+#[e2e_macros::test]
 fn oversized_state_is_refused_as_bad_input() {
-    let _group = crate::common::group(module_path!());
     let out = tempfile::tempdir().expect("tempdir");
     for size in [1024 * 1024 + 1, 1536 * 1024, 2 * 1024 * 1024] {
         let pad = "a".repeat(size);
@@ -250,13 +243,12 @@ proptest! {
     /// kernel (the state has no pid, so it stops with "no pid" at the latest): refused
     /// with 66 (74 for a base profile that cannot be read), and nothing is created,
     /// neither in the output directory nor outside it.
-    #[test]
+    #[e2e_macros::test]
     fn prestart_on_hostile_annotations_refuses_and_writes_nothing(
         anns in prop::collection::hash_map(annotation_key(), annotation_value(), 0..5),
         id in prop_oneof![Just("ctr".to_owned()), hostile_string()],
         stage in prop::sample::select(vec![Stage::Prestart, Stage::CreateRuntime]),
     ) {
-        let _group = crate::common::group(module_path!());
         let p = planted();
         let state = serde_json::json!({"id": id, "status": "created", "annotations": anns});
         let bytes = serde_json::to_vec(&state).expect("json");
@@ -281,13 +273,12 @@ proptest! {
 
     /// Poststop with an id that cannot be a file name is refused before anything is
     /// opened.
-    #[test]
+    #[e2e_macros::test]
     fn poststop_refuses_ids_that_are_not_file_names(
         bad in prop::sample::select(vec!["..", ".", "-", "a/", "/", "a b", "é", "\0", "\n", "*"]),
         rest in hostile_string(),
         long in any::<bool>(),
     ) {
-        let _group = crate::common::group(module_path!());
         // Each prefix makes the id invalid; so does a length over 128.
         let id = if long { format!("{}{rest}", "a".repeat(129)) } else { format!("{bad}{rest}") };
         prop_assert!(seccomp_recorder::session::state::validate_id(&id).is_err(), "{id:?}");
@@ -304,13 +295,12 @@ proptest! {
 
     /// Claimed state files (`.ID.finishing-PID`) in the run directory: names that do
     /// not parse are ignored, ours parse back.
-    #[test]
+    #[e2e_macros::test]
     fn claim_names_parse_back_or_are_ignored(
         name in hostile_string(),
         id in "[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}",
         pid in 1i32..i32::MAX,
     ) {
-        let _group = crate::common::group(module_path!());
         if let Some((id, _)) = seccomp_recorder::session::state::parse_claim_name(&name) {
             prop_assert!(name.starts_with('.') && name.contains(id));
         }
@@ -336,7 +326,7 @@ proptest! {
     /// The hook finds the cgroup2 mount in mountinfo and the container's cgroup in
     /// /proc/PID/cgroup: whatever the text, no panic; a mount point the kernel escaped
     /// reads back as it is, also when it is not ASCII.
-    #[test]
+    #[e2e_macros::test]
     fn cgroup_texts_parse_or_are_ignored(
         text in prop_oneof![hostile_string(), prop::collection::vec(prop_oneof![
             Just("\\".to_owned()), "[0-7]{1,3}", Just(" - ".to_owned()), Just("cgroup2".to_owned()),
@@ -344,7 +334,6 @@ proptest! {
         ], 0..16).prop_map(|t| t.concat())],
         mount in "/[^\0]{0,30}",
     ) {
-        let _group = crate::common::group(module_path!());
         let _ = seccomp_recorder::kernel::cgroup::cgroup2_mount_from_mountinfo(&text);
         if let Some(p) = seccomp_recorder::kernel::cgroup::cgroup2_path_from_proc(&text) {
             let _ = seccomp_recorder::kernel::cgroup::level_of(&p);

@@ -7,9 +7,8 @@ proptest! {
 
     /// Whatever is asked, a write lands below the output directory, never through a
     /// symlink, and nothing appears outside.
-    #[test]
+    #[e2e_macros::test]
     fn output_paths_never_leave_the_output_directory(requested in annotation_value()) {
-        let _group = crate::common::group(module_path!());
         let p = planted();
         let policy = OutputPolicy::new(std::slice::from_ref(&p.out)).expect("policy");
         let root = p.out.canonicalize().expect("canonical");
@@ -40,9 +39,8 @@ proptest! {
     }
 }
 
-#[test]
+#[e2e_macros::test]
 fn proc_self_root_and_parent_dirs_are_refused() {
-    let _group = crate::common::group(module_path!());
     let p = planted();
     let policy = OutputPolicy::new(std::slice::from_ref(&p.out)).expect("policy");
     let root = p.out.canonicalize().expect("canonical");
@@ -78,9 +76,8 @@ pub(super) fn race_iterations() -> usize {
 /// A directory on the way is swapped for a symlink to the outside, in a loop, while
 /// profiles are written through it: every write lands in the real directory or is
 /// refused, nothing ever appears outside.
-#[test]
+#[e2e_macros::test]
 fn directory_swapped_for_a_symlink_during_writes_never_leaks() {
-    let _group = crate::common::group(module_path!());
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 

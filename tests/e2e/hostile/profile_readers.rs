@@ -56,40 +56,36 @@ pub(super) fn read_both(text: &str, host: &HostFacts) {
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_arbitrary_text(text in hostile_string(), host in arb_host()) {
-        let _group = crate::common::group(module_path!());
         read_both(&text, &host);
     }
 
     /// Bytes as the hook reads a base profile: lossy UTF-8 of whatever the file holds.
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        let _group = crate::common::group(module_path!());
         read_both(&String::from_utf8_lossy(&bytes), &x86_64_host());
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_mutated_profiles_resources_stats_and_reports(
         seed in prop::sample::select(vec![PROFILE, RESOURCE, STATS, REPORT]),
         ops in mutations(),
         host in arb_host(),
     ) {
-        let _group = crate::common::group(module_path!());
         let bytes = mutate(seed.as_bytes(), &ops);
         read_both(&String::from_utf8_lossy(&bytes), &host);
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_arbitrary_json(v in arb_json(), host in arb_host()) {
-        let _group = crate::common::group(module_path!());
         read_both(&v.to_string(), &host);
     }
 
     /// Profile-shaped JSON: every field present or not, of the right type with a
     /// hostile value or of any type, so that the resolution (errno names, archMap,
     /// includes/excludes against the host) is reached, not only the schema check.
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_profile_shaped_json(
         top in prop::collection::btree_map(
             prop::sample::select(vec!["defaultAction", "defaultErrnoRet", "defaultErrno", "architectures",
@@ -99,7 +95,6 @@ proptest! {
         resource in any::<bool>(),
         host in arb_host(),
     ) {
-        let _group = crate::common::group(module_path!());
         let mut top: serde_json::Map<String, Value> =
             top.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         top.entry("defaultAction").or_insert_with(|| "SCMP_ACT_ERRNO".into());
@@ -113,7 +108,7 @@ proptest! {
     }
 
     /// Stats- and report-shaped JSON with hostile entries.
-    #[test]
+    #[e2e_macros::test]
     fn readers_survive_recording_shaped_json(
         lines in prop::collection::vec(
             (prop_oneof![3 => prop::sample::select(vec!["SCMP_ARCH_X86_64", "x86", "X32", "arm64", "SCMP_ARCH_ARM",
@@ -123,7 +118,6 @@ proptest! {
              prop_oneof![3 => any::<u64>().prop_map(Value::from), 1 => small_json()],
              prop::option::of(prop_oneof![
                  3 => (any::<u32>(), any::<i64>(), hostile_string(), any::<f64>()).prop_map(|(pid, tid, comm, after)| {
-        let _group = crate::common::group(module_path!());
                      serde_json::json!({"pid": pid, "tid": tid, "comm": comm, "after_ms": after})
                  }),
                  1 => small_json(),
@@ -278,9 +272,8 @@ pub(super) fn arb_raw_rule() -> impl Strategy<Value = Value> {
 }
 
 /// Megabyte inputs are read (or refused) whole, without trouble.
-#[test]
+#[e2e_macros::test]
 fn huge_profiles_and_recordings_are_read() {
-    let _group = crate::common::group(module_path!());
     let names: Vec<String> = (0..100_000).map(|i| format!("name_{i:06}")).collect();
     let text = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO",
         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]})
@@ -481,9 +474,8 @@ proptest! {
     #![proptest_config(config())]
 
     /// OCI: what is written reads back as it was, every architecture included.
-    #[test]
+    #[e2e_macros::test]
     fn oci_rendering_round_trips(p in arb_profile({
-        let _group = crate::common::group(module_path!());
         let mut all = TABLE_ARCHES.to_vec();
         all.extend([OciArch::ScmpArchPpc64le, OciArch::ScmpArchS390x, OciArch::ScmpArchMips64, OciArch::ScmpArchLoongarch64]);
         all
@@ -501,9 +493,8 @@ proptest! {
     }
 
     /// Docker: `archMap` resolves, over the hosts it names, to the same architectures.
-    #[test]
+    #[e2e_macros::test]
     fn docker_rendering_round_trips(p in arb_profile(TABLE_ARCHES.to_vec())) {
-        let _group = crate::common::group(module_path!());
         let text = formats::render(&p, Format::Docker, "x").expect("docker renders table arches");
         let input = read_back(&text);
         let variants = input.variants().expect("a profile");
@@ -518,11 +509,10 @@ proptest! {
 
     /// SPO: renders or refuses with 66 what the CRD cannot hold; what it renders reads
     /// back with the same rules.
-    #[test]
+    #[e2e_macros::test]
     fn spo_rendering_round_trips_or_is_refused(
         p in arb_profile(formats::SPO_ARCHITECTURES.iter().filter_map(|a| a.parse().ok()).collect()),
     ) {
-        let _group = crate::common::group(module_path!());
         match formats::render(&p, Format::Spo, "hostile-test") {
             Ok(text) => {
                 let input = read_back(&text);
@@ -541,7 +531,7 @@ proptest! {
     }
 
     /// A recorded profile, in every format, allows exactly the recorded names.
-    #[test]
+    #[e2e_macros::test]
     fn recorded_profiles_read_back_with_the_recorded_names(
         calls in prop::collection::vec(
             (prop::sample::select(Arch::ALL.to_vec()), prop_oneof![0u64..600, any::<u64>()], 0u64..1_000_000),
@@ -549,7 +539,6 @@ proptest! {
         errno in prop::sample::select(vec![DefaultErrno::Enosys, DefaultErrno::Eperm]),
         format in prop::sample::select(vec![Format::Oci, Format::Docker, Format::Spo]),
     ) {
-        let _group = crate::common::group(module_path!());
         let recorded: Vec<RecordedSyscall> = calls
             .iter()
             .map(|&(arch, nr, count)| {
@@ -579,9 +568,8 @@ proptest! {
 
     /// Kubernetes names: whatever the file name, the resource name is valid or the
     /// error is a usage error (exit 2).
-    #[test]
+    #[e2e_macros::test]
     fn k8s_names_are_valid_or_refused(name in hostile_string()) {
-        let _group = crate::common::group(module_path!());
         match formats::k8s_name(&name) {
             Ok(n) => prop_assert!(formats::is_k8s_name(&n), "{n:?}"),
             Err(e) => assert_error(&e, &[Category::Usage], &name),

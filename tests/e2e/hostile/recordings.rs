@@ -64,7 +64,7 @@ proptest! {
 
     /// A report we write reads back with the same calls, numbers no table names
     /// apart, and the same argument values.
-    #[test]
+    #[e2e_macros::test]
     fn reports_round_trip(
         lines in prop::collection::btree_map(
             (prop::sample::select(Arch::ALL.to_vec()), prop_oneof![0u64..600, any::<u64>()]),
@@ -73,7 +73,6 @@ proptest! {
         args in prop::collection::vec(arb_arg_value(), 0..5),
         args_lost in any::<bool>(),
     ) {
-        let _group = crate::common::group(module_path!());
         let evidence: Vec<report::Evidence> = lines
             .iter()
             .map(|(&(arch, nr), (count, first))| report::Evidence {
@@ -116,14 +115,13 @@ proptest! {
     }
 
     /// `--stats` files we write read back as stats with the same counts.
-    #[test]
+    #[e2e_macros::test]
     fn stats_round_trip(
         lines in prop::collection::btree_map(
             (prop::sample::select(Arch::ALL.to_vec()), prop_oneof![0u64..600, any::<u64>()]),
             1u64..u64::MAX,
             0..30),
     ) {
-        let _group = crate::common::group(module_path!());
         let recorded: Vec<RecordedSyscall> = lines.iter()
             .map(|(&(arch, nr), &count)| RecordedSyscall { arch, nr, count })
             .collect();
@@ -140,11 +138,10 @@ proptest! {
     }
 
     /// Whatever a "report" file holds, `check` gets argument values or none.
-    #[test]
+    #[e2e_macros::test]
     fn argument_values_are_read_or_ignored(
         text in prop_oneof![hostile_string(), arb_json().prop_map(|v| serde_json::json!({"args": v}).to_string())],
     ) {
-        let _group = crate::common::group(module_path!());
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("r.json");
         std::fs::write(&p, &text).expect("write");

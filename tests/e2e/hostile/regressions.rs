@@ -4,9 +4,8 @@ use super::*;
 
 /// `unescape_kmsg` sliced `&s[i + 2..i + 4]` after a `\x` without checking that the
 /// two bytes are characters: `\x€` panicked (byte index 4 is inside '€').
-#[test]
+#[e2e_macros::test]
 fn kmsg_escape_before_a_multibyte_character() {
-    let _group = crate::common::group(module_path!());
     for raw in [
         "6,1,2,-;\\x€",
         "6,1,2,-;\\x1é",
@@ -20,9 +19,8 @@ fn kmsg_escape_before_a_multibyte_character() {
 
 /// An annotation value with a line break was printed as is: two lines on stderr and
 /// a forged line in the hook log (`'a` + `\n` + `INFO ... profile written'`).
-#[test]
+#[e2e_macros::test]
 fn line_breaks_in_annotations_stay_on_one_line() {
-    let _group = crate::common::group(module_path!());
     let p = planted();
     let log = p.out.parent().expect("tmp").join("hook.log");
     let run_dir = p.out.parent().expect("tmp").join("run");
@@ -49,9 +47,8 @@ fn line_breaks_in_annotations_stay_on_one_line() {
 /// `unescape_mountinfo` pushed each byte as a `char` (`/sys/fs/cgroup/ü` came back as
 /// `/sys/fs/cgroup/Ã¼`) and could slice inside a character after a `\`; fields were
 /// split at any blank, also one inside a mount point (a vertical tab).
-#[test]
+#[e2e_macros::test]
 fn mountinfo_mount_points_that_are_not_ascii() {
-    let _group = crate::common::group(module_path!());
     for mount in ["/sys/fs/cgroup/ü", "/run/c g\u{b}2", "/x\\y", "/\\é"] {
         let line = format!(
             "36 25 0:30 / {} rw shared:9 - cgroup2 cgroup2 rw\n",
@@ -71,9 +68,8 @@ fn mountinfo_mount_points_that_are_not_ascii() {
 
 /// `of: /x.json` (a blank after the colon) gave the output ` /x.json`: a relative path,
 /// so the profile went to `<output dir>/ /x.json` instead of `/x.json`.
-#[test]
+#[e2e_macros::test]
 fn blanks_after_of_and_if_are_not_part_of_the_path() {
-    let _group = crate::common::group(module_path!());
     let anns = HashMap::from([(
         annotations::TRACE_SYSCALL.to_owned(),
         "if: /b.json ; of:\t/o.json".to_owned(),

@@ -22,13 +22,12 @@ pub(super) fn time_token() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
+    #[e2e_macros::test]
     fn since_never_panics(s in prop_oneof![
         hostile_string(),
         prop::collection::vec(time_token(), 0..12).prop_map(|t| t.concat()),
         "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{0,12})?)?(Z|[+-][0-9]{2}:?[0-9]{2}|.{0,3})",
     ], now in any::<i64>()) {
-        let _group = crate::common::group(module_path!());
         if let Err(e) = parse_since(&s, WallTime(now)) {
             assert_one_line(&e, s.contains('\n'));
         }
@@ -38,28 +37,25 @@ proptest! {
     }
 
     /// What `audit-report` prints as a time, `--since` reads back.
-    #[test]
+    #[e2e_macros::test]
     fn since_reads_back_the_times_we_print(t in 0i64..=MAX_RFC3339) {
-        let _group = crate::common::group(module_path!());
         let shown = WallTime(t).to_string();
         prop_assert_eq!(parse_since(&shown, NOW), Ok(WallTime(t)), "{}", shown);
     }
 
-    #[test]
+    #[e2e_macros::test]
     fn wall_times_always_display(t in any::<i64>()) {
-        let _group = crate::common::group(module_path!());
         let _ = WallTime(t).to_string();
     }
 
     /// `Nms`, `Ns`, `Nm`, `Nh` and `Nd` ago; unix timestamps as they are.
-    #[test]
+    #[e2e_macros::test]
     fn durations_round_trip(
         n in 0u64..1_000_000_000,
         unit in prop::sample::select(vec![
             ("ms", 1u64), ("s", 1000), ("m", 60_000), ("min", 60_000), ("h", 3_600_000),
         ]),
     ) {
-        let _group = crate::common::group(module_path!());
         let (suffix, ms_per) = unit;
         let want = n * ms_per;
         if want > 1_000_000_000_000 {

@@ -64,9 +64,8 @@ pub(super) const DISTINCT: [Distinct; 8] = [
 
 /// Requirement 3: eight containers recorded at the same time (they wait for each other
 /// before their loops), each profile has its own syscall and none of the others'.
-#[test]
+#[e2e_macros::test]
 fn eight_concurrent_containers_each_get_only_their_own_syscalls() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("eight") else {
         return;
     };

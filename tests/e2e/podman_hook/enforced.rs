@@ -2,9 +2,8 @@
 
 use super::*;
 
-#[test]
+#[e2e_macros::test]
 fn ls_profile_has_no_runtime_setup_and_runs_enforced() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("ls") else {
         return;
     };
@@ -48,9 +47,8 @@ fn ls_profile_has_no_runtime_setup_and_runs_enforced() {
 /// Requirement 1: a busy workload plus a `podman exec` during the recording; the
 /// profile runs the same workload and exec enforced, and blocks unshare, mount and
 /// nsenter (which succeed with CAP_SYS_ADMIN and no filter) with ENOSYS.
-#[test]
+#[e2e_macros::test]
 fn busy_workload_with_exec_runs_enforced_and_blocks_namespace_escapes() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("busy") else {
         return;
     };
@@ -191,9 +189,8 @@ pub(super) fn run_escapes(r: &Recorder, name: &str, seccomp: &str, check: impl F
 }
 
 /// Requirement 1 with `seccomp-recorder.io/errno=EPERM`.
-#[test]
+#[e2e_macros::test]
 fn errno_eperm_annotation_blocks_escapes_with_eperm() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("eperm") else {
         return;
     };
@@ -252,9 +249,8 @@ fn errno_eperm_annotation_blocks_escapes_with_eperm() {
 
 /// Requirement 2: recorded without podman's filter (unconfined) or with
 /// no-new-privileges, the profile still starts the container under podman's defaults.
-#[test]
+#[e2e_macros::test]
 fn recorded_unconfined_or_nnp_runs_under_podman_defaults() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("modes") else {
         return;
     };

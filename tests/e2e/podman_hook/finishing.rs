@@ -4,9 +4,8 @@ use super::*;
 
 /// Requirement 5: a container whose poststop never ran (prestart-only hooks) gets its
 /// profile from `seccomp-recorder gc`, which also detaches the program.
-#[test]
+#[e2e_macros::test]
 fn gc_writes_the_profile_of_a_container_whose_poststop_never_ran() {
-    let _group = crate::common::group(module_path!());
     if !can_record() || !prerequisite(have("bpftool"), "bpftool (apt-get install bpftool)") {
         return;
     }
@@ -80,9 +79,8 @@ fn gc_writes_the_profile_of_a_container_whose_poststop_never_ran() {
 
 /// Requirement 6: `seccomp-recorder.io/stats` counts exactly; `if:BASE;of:OUT` and
 /// `seccomp-recorder.io/base` merge the base profile's syscalls.
-#[test]
+#[e2e_macros::test]
 fn stats_are_exact_and_base_profiles_are_merged() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("stats") else {
         return;
     };

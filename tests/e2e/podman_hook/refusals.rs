@@ -4,9 +4,8 @@ use super::*;
 
 /// Requirement 4: hostile output paths are refused at prestart (the container does not
 /// start) and nothing is written outside the output directory.
-#[test]
+#[e2e_macros::test]
 fn hostile_outputs_are_refused_and_nothing_is_written() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("hostile") else {
         return;
     };
@@ -146,9 +145,8 @@ fn hostile_outputs_are_refused_and_nothing_is_written() {
 /// Requirement 4, the message: a refused container's only trace must say why. crun
 /// runs the prestart hook but podman only reports "error executing hook ... (exit code:
 /// 66)"; the hook's stderr is discarded, so the reason has to be in the hook log.
-#[test]
+#[e2e_macros::test]
 fn refusal_reason_reaches_podman_stderr_or_the_hook_log() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("reason") else {
         return;
     };
@@ -172,9 +170,8 @@ fn refusal_reason_reaches_podman_stderr_or_the_hook_log() {
 /// recording: `Tracer::snapshot`/`release` act on the slot number without checking the
 /// slot's cgroup, so the new container's recording is released seconds after it began
 /// and its poststop writes a profile holding only the runtime tail.
-#[test]
+#[e2e_macros::test]
 fn symlink_swapped_in_after_prestart_writes_nothing_and_spares_other_recordings() {
-    let _group = crate::common::group(module_path!());
     let Some(r) = Recorder::new("swap") else {
         return;
     };

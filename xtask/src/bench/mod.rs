@@ -361,14 +361,18 @@ struct Background {
 }
 
 impl Background {
-    /// SIGTERM (the recorder forwards it to `sleep` and cleans up), then waits.
-    fn stop(&mut self) -> Result<()> {
-        if self
+    /// Whether the recorder has exited (reaped).
+    fn ended(&mut self) -> Result<bool> {
+        Ok(self
             .child
             .try_wait()
             .context("cannot poll the background recorder")?
-            .is_some()
-        {
+            .is_some())
+    }
+
+    /// SIGTERM (the recorder forwards it to `sleep` and cleans up), then waits.
+    fn stop(&mut self) -> Result<()> {
+        if self.ended()? {
             return Ok(());
         }
         let pid = i32::try_from(self.child.id()).context("pid out of range")?;
@@ -376,12 +380,7 @@ impl Background {
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self
-                .child
-                .try_wait()
-                .context("cannot poll the background recorder")?
-                .is_some()
-            {
+            if self.ended()? {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(5));

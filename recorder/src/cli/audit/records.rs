@@ -341,28 +341,8 @@ pub fn parse_kmsg(raw: &str) -> Option<KmsgRecord> {
     Some(KmsgRecord {
         seq,
         ts_us,
-        message: unescape_kmsg(message),
+        message: crate::text::unescape_kmsg(message),
     })
-}
-
-/// kmsg writes non-printable bytes (and `\`) as `\xNN`.
-fn unescape_kmsg(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
-            // `get`: the two bytes after `\x` may be part of a multi-byte character.
-            if let Some(Ok(v)) = s.get(i + 2..i + 4).map(|h| u8::from_str_radix(h, 16)) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
