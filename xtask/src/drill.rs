@@ -24,7 +24,7 @@ const DRILLS: [Drill; 3] = [
     },
     Drill {
         name: "fuzz",
-        about: "tests/e2e/hostile.rs with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
+        about: "tests/e2e/hostile/ with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
         run: fuzz,
     },
     Drill {
