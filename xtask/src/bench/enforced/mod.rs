@@ -10,7 +10,7 @@
 //! - Profiles: podman's default as podman itself turns it into OCI `linux.seccomp`
 //!   (`podman create` in an isolated store, read from the container's config.json: what
 //!   crun gets from podman), and ours, recorded from the same program with
-//!   `record --args --runtime any`.
+//!   `record --args --runtime any` and without `--args` (names only, the default).
 //! - Configurations run interleaved round-robin in the same run; per configuration and
 //!   syscall all chunk rates are pooled: 5th percentile (steady) and median.
 //! - Synthetic filters (installed by enfbench itself, 300 allowed numbers): `getppid`
@@ -82,9 +82,8 @@ enum Prof {
     None,
     Podman,
     Ours,
-    /// Ours with every unconditional name in a rule of its own (same semantics): what
-    /// enforce emits when its binary-tree threshold counts names, not rules.
-    OursSplit,
+    /// Ours recorded without `--args`: every syscall allowed by name only.
+    OursNoArgs,
 }
 
 impl Prof {
@@ -93,7 +92,7 @@ impl Prof {
             Prof::None => "no filter",
             Prof::Podman => "podman default",
             Prof::Ours => "ours (recorded)",
-            Prof::OursSplit => "ours, one rule per name",
+            Prof::OursNoArgs => "ours without --args",
         }
     }
 }
@@ -130,7 +129,7 @@ struct Work {
     bin: PathBuf,
     podman_json: PathBuf,
     ours_json: PathBuf,
-    split_json: PathBuf,
+    noargs_json: PathBuf,
     template: Value,
     seq: usize,
 }
@@ -175,7 +174,7 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
         prog: dir.join("rootfs/enfbench"),
         podman_json: dir.join("podman-default.oci.json"),
         ours_json: dir.join("ours.json"),
-        split_json: dir.join("ours-split.json"),
+        noargs_json: dir.join("ours-noargs.json"),
         bin: bin.to_path_buf(),
         template: Value::Null,
         seq: 0,
@@ -192,7 +191,6 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
     .context("building enfbench (gcc, libc6-dev)")?;
     podman_default(&w.podman_json)?;
     record_ours(&w)?;
-    split_rules(&w.ours_json, &w.split_json)?;
     w.template = runc_template(&w)?;
 
     let (iters, rounds, outer, mask) = if quick {
@@ -202,11 +200,10 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
     };
     let mut configs = vec![Config::Profile(Path3::Bare, Prof::None)];
     for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
-        for f in [Prof::Podman, Prof::Ours] {
+        for f in [Prof::Podman, Prof::Ours, Prof::OursNoArgs] {
             configs.push(Config::Profile(p, f));
         }
     }
-    configs.insert(3, Config::Profile(Path3::Enforce, Prof::OursSplit));
     if !quick {
         configs.push(Config::Profile(Path3::Crun, Prof::None));
         configs.push(Config::Profile(Path3::Runc, Prof::None));
@@ -273,7 +270,8 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
          round-robin; thread CPU time per call in ns: p5 (steady) and median of the {} pooled \
          chunks. Podman's default = the OCI `linux.seccomp` podman {} generates (from \
          /usr/share/containers/seccomp.json with its default capabilities); ours = \
-         `record --args --runtime any` of the same program. Kernel {}, {} CPUs; other \
+         `record --args --runtime any` of the same program, and the same without `--args` \
+         (names only). Kernel {}, {} CPUs; other \
          work ran on this machine at the same time: compare within this table only.\n",
         iters / 16 + 1,
         rounds as usize * outer,
@@ -321,10 +319,13 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
     );
     let _ = writeln!(
         s,
-        "| Path | syscall | podman | ours | ours − podman | filter steps podman / ours | verdict |\n|---|---|---|---|---|---|---|"
+        "| Path | ours | syscall | podman | ours | ours − podman | filter steps podman / ours | verdict |\n|---|---|---|---|---|---|---|---|"
     );
-    for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
-        let (Some(a), Some(b)) = (idx(p, Prof::Podman), idx(p, Prof::Ours)) else {
+    for (p, mine) in [Path3::Enforce, Path3::Crun, Path3::Runc]
+        .into_iter()
+        .flat_map(|p| [(p, Prof::Ours), (p, Prof::OursNoArgs)])
+    {
+        let (Some(a), Some(b)) = (idx(p, Prof::Podman), idx(p, mine)) else {
             continue;
         };
         for k in shown.iter().copied().filter(|k| *k != 3) {
@@ -344,13 +345,14 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
                     .find(|d| d.path == p && d.prof == f)
                     .map(|d| d.work[k])
             };
-            if let (Some(wp), Some(wo)) = (work(Prof::Podman), work(Prof::Ours)) {
+            if let (Some(wp), Some(wo)) = (work(Prof::Podman), work(mine)) {
                 if wo > wp {
                     extra = true;
                     more_work.push(format!(
-                        "{} {}: {} filter instructions, podman's default {}",
+                        "{} {} ({}): {} filter instructions, podman's default {}",
                         p.label(),
                         SYSCALLS[k],
+                        mine.label(),
                         wo,
                         wp
                     ));
@@ -358,19 +360,21 @@ pub fn run(bin: &Path, quick: bool) -> Result<String> {
             }
             if !ok {
                 misses.push(format!(
-                    "{} {}: ours {ours:.1} ns > podman {pod:.1} ns",
+                    "{} {} ({}): ours {ours:.1} ns > podman {pod:.1} ns",
                     p.label(),
-                    SYSCALLS[k]
+                    SYSCALLS[k],
+                    mine.label()
                 ));
             }
             let _ = writeln!(
                 s,
-                "| {} | {} | {pod:.1} | {ours:.1} | {:+.1} | {} / {} | {} |",
+                "| {} | {} | {} | {pod:.1} | {ours:.1} | {:+.1} | {} / {} | {} |",
                 p.label(),
+                mine.label(),
                 SYSCALLS[k],
                 ours - pod,
                 steps(Prof::Podman),
-                steps(Prof::Ours),
+                steps(mine),
                 match (ok, extra) {
                     (true, false) => "ok",
                     (true, true) => "**MISS** (filter work)",
@@ -457,7 +461,7 @@ fn prof_short(f: Prof) -> &'static str {
         Prof::None => "none",
         Prof::Podman => "podman",
         Prof::Ours => "ours",
-        Prof::OursSplit => "ours-split",
+        Prof::OursNoArgs => "ours-noargs",
     }
 }
 

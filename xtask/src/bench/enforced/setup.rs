@@ -1,5 +1,5 @@
 //! Setting up what is measured: podman's default profile, our recorded one, the runc
-//! and crun bundles, and the split-rules variant.
+//! and crun bundles.
 
 use super::*;
 
@@ -63,16 +63,27 @@ pub(super) fn podman_default(to: &Path) -> Result<()> {
     result
 }
 
-/// Records enfbench (without the denied call) into ours.json.
+/// Records enfbench (without the denied call) twice: with `--args` into ours.json,
+/// without into ours-noargs.json.
 pub(super) fn record_ours(w: &Work) -> Result<()> {
+    record_one(w, true, &w.ours_json)?;
+    record_one(w, false, &w.noargs_json)
+}
+
+/// One recording of enfbench into `out`.
+fn record_one(w: &Work, args: bool, out: &Path) -> Result<()> {
     let env = |c: &mut Command| {
         c.env("SECCOMP_RECORDER_BPF_DIR", BPF_DIR)
             .env("SECCOMP_RECORDER_RUN_DIR", RUN_DIR);
     };
     let mut c = Command::new(&w.bin);
     env(&mut c);
-    c.args(["record", "--args", "--runtime", "any", "-o"])
-        .arg(&w.ours_json)
+    c.arg("record");
+    if args {
+        c.arg("--args");
+    }
+    c.args(["--runtime", "any", "-o"])
+        .arg(out)
         .arg("--")
         .arg(&w.prog)
         .args(["run", "2000", "2", "7", "0"])
@@ -84,7 +95,7 @@ pub(super) fn record_ours(w: &Work) -> Result<()> {
     let _ = std::fs::remove_dir_all(BPF_DIR);
     let _ = std::fs::remove_dir_all(RUN_DIR);
     result?;
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&w.ours_json)?)?;
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(out)?)?;
     let names: Vec<&str> = v["syscalls"]
         .as_array()
         .into_iter()
@@ -140,7 +151,7 @@ impl Work {
                 // podman/Docker file itself.
                 c.arg(match f {
                     Prof::Ours => self.ours_json.as_path(),
-                    Prof::OursSplit => self.split_json.as_path(),
+                    Prof::OursNoArgs => self.noargs_json.as_path(),
                     _ => Path::new(PODMAN_FILE),
                 });
                 c.arg("--").arg(&self.prog).args(args);
@@ -158,11 +169,11 @@ impl Work {
                 cfg["linux"]["cgroupsPath"] = json!(format!("/{id}"));
                 match f {
                     Prof::None => {}
-                    Prof::Podman | Prof::Ours | Prof::OursSplit => {
-                        let p = if *f == Prof::Ours {
-                            &self.ours_json
-                        } else {
-                            &self.podman_json
+                    Prof::Podman | Prof::Ours | Prof::OursNoArgs => {
+                        let p = match f {
+                            Prof::Ours => &self.ours_json,
+                            Prof::OursNoArgs => &self.noargs_json,
+                            _ => &self.podman_json,
                         };
                         cfg["linux"]["seccomp"] =
                             serde_json::from_str(&std::fs::read_to_string(p)?)?;
@@ -225,10 +236,7 @@ impl Work {
     pub(super) fn dumps(&mut self) -> Result<Vec<Dump>> {
         let mut all = Vec::new();
         for p in [Path3::Enforce, Path3::Crun, Path3::Runc] {
-            for f in [Prof::Podman, Prof::Ours, Prof::OursSplit] {
-                if f == Prof::OursSplit && p != Path3::Enforce {
-                    continue;
-                }
+            for f in [Prof::Podman, Prof::Ours, Prof::OursNoArgs] {
                 let config = Config::Profile(p, f);
                 let args: Vec<String> = ["run", "1", "1", "0", "3000"].map(String::from).into();
                 let (mut c, container) = self.command(&config, &args)?;
@@ -246,26 +254,4 @@ impl Work {
         }
         Ok(all)
     }
-}
-
-/// Ours with each unconditionally allowed name in a rule of its own.
-pub(super) fn split_rules(from: &Path, to: &Path) -> Result<()> {
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(from)?)?;
-    let mut rules = Vec::new();
-    for r in v["syscalls"].as_array().cloned().unwrap_or_default() {
-        let plain = r["action"] == "SCMP_ACT_ALLOW" && r.get("args").is_none_or(Value::is_null);
-        match r["names"].as_array() {
-            Some(names) if plain => {
-                for n in names {
-                    let mut one = r.clone();
-                    one["names"] = json!([n]);
-                    rules.push(one);
-                }
-            }
-            _ => rules.push(r),
-        }
-    }
-    v["syscalls"] = Value::Array(rules);
-    std::fs::write(to, serde_json::to_string_pretty(&v)?)?;
-    Ok(())
 }
