@@ -114,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn every_variant_keeps_its_commands_exit_code() {
+    fn a_variant_keeps_its_commands_message_and_exit_code() {
         let e = Error::from(TracerError::NotRoot);
         assert_eq!(e.category(), TracerError::NotRoot.category());
         assert_eq!(one_line(&e), one_line(&TracerError::NotRoot));

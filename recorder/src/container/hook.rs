@@ -21,7 +21,6 @@ use oci_spec::runtime::State;
 use crate::container::annotations::{self, AnnotationError, RuntimeChoice};
 use crate::container::runtime::{self, Runtime};
 use crate::exit::{Categorized, Category};
-use crate::formats::FormatError;
 use crate::fs::confined::{self, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError};
 use crate::kernel::tracer::{StartMode, StateLock, Tracer, TracerError, TracerPaths};
@@ -109,9 +108,6 @@ pub enum HookError {
     /// Finishing a recording (reading its counts, writing its files) failed.
     #[error(transparent)]
     Finish(#[from] FinishError),
-    /// The profile cannot be written in the asked format.
-    #[error("cannot render the profile")]
-    Format(#[from] FormatError),
 }
 
 impl Categorized for HookError {
@@ -129,7 +125,6 @@ impl Categorized for HookError {
             HookError::Cgroup(e) => e.category(),
             HookError::Store(e) => e.category(),
             HookError::Tracer(e) => e.category(),
-            HookError::Format(e) => e.category(),
         }
     }
 }

@@ -160,8 +160,9 @@ pub fn load_base(dest: &Destination) -> Result<LinuxSeccomp, FinishError> {
         .map_err(FinishError::Base)
 }
 
-fn json_line<T: serde::Serialize>(value: &T) -> Result<String, FinishError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(FinishError::Json)?;
+/// `value` as pretty JSON with a final newline: the stats and report files.
+pub fn json_line<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)
 }
@@ -254,10 +255,18 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), FinishEr
         .unwrap_or_else(|| state.id.clone());
     let json = formats::render(&assembled.profile, format, &name)?;
     if let Some(stats_dest) = &state.stats {
-        confined::write(stats_dest, json_line(&profile::stats(&calls))?.as_bytes())?;
+        confined::write(
+            stats_dest,
+            json_line(&profile::stats(&calls))
+                .map_err(FinishError::Json)?
+                .as_bytes(),
+        )?;
     }
     if let Some(report_dest) = &state.report {
-        confined::write(report_dest, json_line(&recorded)?.as_bytes())?;
+        confined::write(
+            report_dest,
+            json_line(&recorded).map_err(FinishError::Json)?.as_bytes(),
+        )?;
     }
     confined::write(output, json.as_bytes())?;
     Ok(())

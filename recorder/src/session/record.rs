@@ -18,7 +18,7 @@ use crate::fs::atomic::{write_atomic, WriteError};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError, ScratchCgroup};
 use crate::kernel::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 use crate::profile::{self, DefaultErrno, ProfileOptions};
-use crate::report::{self};
+use crate::report;
 use crate::session::finish::{self, to_recorded, Assembly};
 use crate::session::spawn::{self, SpawnError};
 use crate::session::state::{Kind, RecordingState, StateError, StateStore};
@@ -681,16 +681,14 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     let name = profile_name(args);
     let json = formats::render(&assembled.profile, args.format, &name)?;
     if let Some(stats_path) = &args.stats {
-        let stats = profile::stats(&calls);
-        let mut text = serde_json::to_string_pretty(&stats)?;
-        text.push('\n');
-        write_atomic(stats_path, text.as_bytes())?;
+        write_atomic(
+            stats_path,
+            finish::json_line(&profile::stats(&calls))?.as_bytes(),
+        )?;
     }
     if let Some(report_path) = &args.report {
         let doc = finish::to_report(&recorded.snapshot, runtime, Some(signal.clone()));
-        let mut text = serde_json::to_string_pretty(&doc)?;
-        text.push('\n');
-        write_atomic(report_path, text.as_bytes())?;
+        write_atomic(report_path, finish::json_line(&doc)?.as_bytes())?;
     }
     if let (Some(split), Some(path)) = (&split, &args.steady_output) {
         let steady = match &recorded.at_split {

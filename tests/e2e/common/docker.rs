@@ -536,7 +536,11 @@ fn teardown(dir: &Path, child: Option<&mut Child>) {
     let mut mounts: Vec<PathBuf> = fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| Some(PathBuf::from(super::runc::unescape(l.split(' ').nth(4)?))))
+        .filter_map(|l| {
+            Some(PathBuf::from(seccomp_recorder::text::unescape_mountinfo(
+                l.split(' ').nth(4)?,
+            )))
+        })
         .filter(|m| m.starts_with(dir))
         .collect();
     mounts.sort();

@@ -63,6 +63,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use seccomp_recorder::text::unescape_mountinfo;
+
 use super::{have, prerequisite};
 
 /// How long one podman command may take before the test fails (hangs are bugs).
@@ -393,7 +395,7 @@ fn mountinfo() -> Vec<Mount> {
     text.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            let mount_point = unescape(pre.split(' ').nth(4)?);
+            let mount_point = unescape_mountinfo(pre.split(' ').nth(4)?);
             let mut post = post.split(' ');
             let fstype = post.next()?.to_owned();
             let super_opts = post.nth(1).unwrap_or("").to_owned();
@@ -404,26 +406,6 @@ fn mountinfo() -> Vec<Mount> {
             })
         })
         .collect()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Other processes whose command line mentions `dir` (conmon, `podman container

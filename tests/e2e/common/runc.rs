@@ -699,13 +699,15 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
             let fstype = post.split(' ').next()?;
-            let mount_point = PathBuf::from(unescape(pre.split(' ').nth(4)?));
+            let mount_point = PathBuf::from(seccomp_recorder::text::unescape_mountinfo(
+                pre.split(' ').nth(4)?,
+            ));
             (fstype == "cgroup" || fstype == "cgroup2").then_some(mount_point)
         })
         .collect()
 }
 
-// The busybox rootfs, mountinfo and PATH helpers are podman.rs's, shared here (and
+// The busybox rootfs, and PATH helpers are podman.rs's, shared here (and
 // with docker.rs through this module).
 use super::podman::which;
-pub use super::podman::{make_busybox_rootfs, required_static_busybox, unescape};
+pub use super::podman::{make_busybox_rootfs, required_static_busybox};

@@ -23,7 +23,6 @@ pub use floor::FloorProgram;
 use loader::load_and_pin;
 pub use lock::{StateLock, LOCK_WAIT};
 pub use privilege::require_root;
-use recorder_ebpf::cgroup_bucket as bucket_of;
 pub use slots::{config_for, monotonic_ns};
 use slots::{first_call, slot_used};
 
@@ -38,10 +37,10 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{ProgramError, RawTracePoint};
 use aya::{EbpfError, EbpfLoader};
 use recorder_ebpf::{
-    counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey, SlotState,
-    ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_PROBES, CGROUP_TOMBSTONE, EPOCH_USER,
-    MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING, START_AT_EXEC,
-    START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
+    cgroup_bucket, counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey,
+    SlotState, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_PROBES, CGROUP_TOMBSTONE,
+    EPOCH_USER, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING,
+    START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
 use crate::exit::{Categorized, Category};
@@ -427,7 +426,7 @@ impl Tracer {
     fn free_bucket(&self, id: u64) -> Result<u32, TracerError> {
         let mut free = None;
         for probe in 0..CGROUP_PROBES {
-            let b = bucket_of(id, probe);
+            let b = cgroup_bucket(id, probe);
             let e = self
                 .cgroups
                 .get(&b, 0)
@@ -561,14 +560,14 @@ impl Tracer {
         let st = self.slot_in_use(slot, owner)?;
         // Remove the cgroup from the table (tombstone keeps probe chains intact).
         for probe in 0..CGROUP_PROBES {
-            let b = bucket_of(st.cgroup_id, probe);
+            let b = cgroup_bucket(st.cgroup_id, probe);
             let e = self
                 .cgroups
                 .get(&b, 0)
                 .map_err(map_err("cannot read cgroup table"))?;
             if e.cgroup_id == st.cgroup_id {
                 let next_empty = probe + 1 >= CGROUP_PROBES || {
-                    let n = bucket_of(st.cgroup_id, probe + 1);
+                    let n = cgroup_bucket(st.cgroup_id, probe + 1);
                     self.cgroups
                         .get(&n, 0)
                         .map(|x| x.cgroup_id == 0)

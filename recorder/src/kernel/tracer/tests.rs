@@ -2,7 +2,7 @@ use super::loader::trigger_nrs;
 use super::privilege::{can_trace, effective_caps};
 use super::slots::{config_for_levels, slot_used};
 use super::*;
-use recorder_ebpf::CGROUP_BUCKETS;
+use recorder_ebpf::{cgroup_bucket, CGROUP_BUCKETS};
 
 #[test]
 fn levels_are_deepest_first_and_bounded() {
@@ -46,6 +46,6 @@ fn capabilities_for_tracing() {
 
 #[test]
 fn buckets_wrap() {
-    assert_eq!(bucket_of(u64::from(CGROUP_BUCKETS) - 1, 1), 0);
-    assert_eq!(bucket_of(5, 2), 7);
+    assert_eq!(cgroup_bucket(u64::from(CGROUP_BUCKETS) - 1, 1), 0);
+    assert_eq!(cgroup_bucket(5, 2), 7);
 }
