@@ -22,8 +22,13 @@ pub enum Category {
     /// A container id that no container engine knows (or whose container is not
     /// running).
     UnknownContainer,
+    /// A name that matches more than one object (a pod name in several namespaces).
+    Ambiguous,
     /// A service we must ask is not reachable (a container engine's daemon or socket).
     Unavailable,
+    /// Something answers where a service should be, but not with its protocol (a
+    /// socket that does not serve the CRI).
+    Protocol,
     /// Reading or writing a file failed.
     Io,
     /// The command to run was found but could not be executed.
@@ -47,7 +52,9 @@ impl Category {
             Category::Io => 74,
             Category::Permission => 77,
             Category::UnknownContainer => 67,
+            Category::Ambiguous => 68,
             Category::Unavailable => 75,
+            Category::Protocol => 76,
             Category::CannotExecute => 126,
             Category::CommandNotFound => 127,
         }
@@ -74,7 +81,9 @@ mod tests {
             Category::MissingKernelFeature,
             Category::Permission,
             Category::UnknownContainer,
+            Category::Ambiguous,
             Category::Unavailable,
+            Category::Protocol,
             Category::Io,
             Category::CannotExecute,
             Category::CommandNotFound,

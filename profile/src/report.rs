@@ -58,6 +58,32 @@ pub struct Report {
     /// Some argument value could not be stored: the argument values are incomplete.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub args_lost: bool,
+    /// The Kubernetes pod recorded (`record --pod`), as the CRI named it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pod: Option<PodRecorded>,
+}
+
+/// The pod a recording came from, as the CRI runtime described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRecorded {
+    /// The pod's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its uid.
+    pub uid: String,
+    /// The names of the containers recorded (every running one, or the one asked for).
+    pub containers: Vec<String>,
+    /// Every container of the pod was recorded (the pod's cgroup), not only those named.
+    pub whole_pod: bool,
+    /// The pod's runtime handler (RuntimeClass; `default` when none).
+    pub runtime_handler: String,
+    /// The runtime the CRI names for the containers (`io.containerd.runc.v2`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runtime_type: Option<String>,
+    /// The CRI runtime that answered and its socket.
+    pub cri: String,
 }
 
 /// A recorded syscall with its first use.
@@ -97,6 +123,7 @@ pub fn report(evidence: &[Evidence]) -> Report {
         syscalls: lines.into_values().collect(),
         args: Vec::new(),
         args_lost: false,
+        pod: None,
     }
 }
 

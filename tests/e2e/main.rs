@@ -13,6 +13,7 @@ mod args;
 mod attach;
 mod audit;
 mod concurrency;
+mod cri;
 mod enforce;
 mod errors;
 mod faults;

@@ -160,16 +160,19 @@ fn is_root() -> bool {
 }
 
 /// Debian packages the project needs: container runtimes and engines for the hook,
-/// runtime and consumer tests and the demo (podman + crun, runc, Docker, buildah),
-/// libseccomp for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect
-/// the kernel, binutils for the i386 test programs, strace and hyperfine for benchmarks.
+/// runtime and consumer tests and the demo (podman + crun, runc, Docker, containerd
+/// for the CRI tests, buildah), protoc for the CRI client's generated code, libseccomp
+/// for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect the kernel,
+/// binutils for the i386 test programs, strace and hyperfine for benchmarks.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
     "conmon",
     "runc",
     "docker.io",
+    "containerd",
     "buildah",
+    "protobuf-compiler",
     "libc6-dev",
     "busybox-static",
     "seccomp",

@@ -1,11 +1,12 @@
-//! Finding a running container through the engine that knows it: podman, Docker or a
-//! CRI runtime (crictl), by their own `inspect` command. What we need is the init's
-//! pid (its cgroup is the container's) and the OCI runtime (whose start-up tail the
-//! profile must allow).
+//! Finding a running container through the engine that knows it: podman or Docker by
+//! their own `inspect` command, or a CRI runtime (containerd, CRI-O) through the CRI
+//! socket itself ([`crate::container::cri`]). What we need is the init's pid (its
+//! cgroup is the container's) and the OCI runtime (whose start-up tail the profile
+//! must allow).
 //!
 //! Each engine's CLI is run with a time bound and its own environment
-//! (`CONTAINERS_CONF`, `DOCKER_HOST`, `CONTAINER_RUNTIME_ENDPOINT` are honoured as the
-//! user set them). Parsing is pure and unit-tested on the engines' JSON.
+//! (`CONTAINERS_CONF`, `DOCKER_HOST` are honoured as the user set them). Parsing is
+//! pure and unit-tested on the engines' JSON.
 
 use std::fmt;
 use std::io::Read;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::container::cri::{CriClient, CriError, EndpointChoice};
 use crate::container::runtime::Runtime;
 use crate::exit::{Categorized, Category};
 
@@ -24,20 +26,21 @@ pub enum Engine {
     Podman,
     /// `docker inspect --type container` (Docker Engine, also what `DOCKER_HOST` points at).
     Docker,
-    /// `crictl inspect` (containerd or CRI-O through the CRI; Kubernetes nodes).
-    Crictl,
+    /// The CRI socket of containerd or CRI-O (Kubernetes nodes): `ContainerStatus`.
+    #[value(alias = "crictl")]
+    Cri,
 }
 
 impl Engine {
     /// Every engine, in the order they are asked.
-    pub const ALL: [Engine; 3] = [Engine::Podman, Engine::Docker, Engine::Crictl];
+    pub const ALL: [Engine; 3] = [Engine::Podman, Engine::Docker, Engine::Cri];
 
     /// The CLI program.
     pub const fn program(self) -> &'static str {
         match self {
             Engine::Podman => "podman",
             Engine::Docker => "docker",
-            Engine::Crictl => "crictl",
+            Engine::Cri => "cri",
         }
     }
 
@@ -45,7 +48,8 @@ impl Engine {
         let v: &[&str] = match self {
             Engine::Podman => &["container", "inspect"],
             Engine::Docker => &["inspect", "--type", "container"],
-            Engine::Crictl => &["inspect", "--output", "json"],
+            // Never run: the CRI is asked through its socket (`ask_cri`).
+            Engine::Cri => &[],
         };
         v.iter()
             .map(|s| (*s).to_owned())
@@ -53,14 +57,21 @@ impl Engine {
             .collect()
     }
 
+    /// How a user lists the engine's containers, for error messages.
+    const fn list_hint(self) -> &'static str {
+        match self {
+            Engine::Podman => "`podman ps`",
+            Engine::Docker => "`docker ps`",
+            Engine::Cri => "`crictl ps`, or record by pod name with --pod",
+        }
+    }
+
     /// What the engine must be told to be reached, for error messages.
     const fn reach_hint(self) -> &'static str {
         match self {
             Engine::Podman => "check CONTAINERS_CONF / --root of the podman that runs it",
             Engine::Docker => "start dockerd or point DOCKER_HOST at its socket",
-            Engine::Crictl => {
-                "point CONTAINER_RUNTIME_ENDPOINT (or /etc/crictl.yaml) at the CRI socket"
-            }
+            Engine::Cri => "give --cri-endpoint or set CONTAINER_RUNTIME_ENDPOINT",
         }
     }
 }
@@ -98,7 +109,7 @@ impl Inspected {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// Every engine asked answered that it does not know the id.
-    #[error("no container '{id}' is known to {asked} (check the id with `{example} ps`)")]
+    #[error("no container '{id}' is known to {asked} (check the id with {example})")]
     UnknownContainer {
         /// The id asked for.
         id: String,
@@ -130,8 +141,11 @@ pub enum EngineError {
         hint: &'static str,
     },
     /// No engine CLI is installed.
-    #[error("no container engine CLI found (podman, docker, crictl): install one, or record the container's cgroup with --cgroup")]
+    #[error("no container engine found (podman, docker, a CRI socket): install one, or record the container's cgroup with --cgroup")]
     NoEngine,
+    /// The CRI (asked alone with `--engine cri`) failed.
+    #[error(transparent)]
+    Cri(#[from] CriError),
     /// The engine answered something we cannot read.
     #[error("cannot read what `{engine} inspect` said about '{id}': {detail}")]
     Malformed {
@@ -152,6 +166,7 @@ impl Categorized for EngineError {
             }
             EngineError::Unavailable { .. } | EngineError::NoEngine => Category::Unavailable,
             EngineError::Malformed { .. } => Category::Internal,
+            EngineError::Cri(e) => e.category(),
         }
     }
 }
@@ -175,7 +190,7 @@ pub fn parse_inspect(engine: Engine, id: &str, stdout: &str) -> Result<Inspected
         detail: detail.to_owned(),
     };
     let v: Value = serde_json::from_str(stdout).map_err(|e| malformed(&e.to_string()))?;
-    // podman and docker print an array of one object; crictl prints one object.
+    // podman and docker print an array of one object.
     let obj = match &v {
         Value::Array(a) => a.first().ok_or_else(|| malformed("an empty list"))?,
         other => other,
@@ -191,15 +206,9 @@ pub fn parse_inspect(engine: Engine, id: &str, stdout: &str) -> Result<Inspected
             obj.get("Id").and_then(Value::as_str),
             obj.pointer("/HostConfig/Runtime").and_then(Value::as_str),
         ),
-        Engine::Crictl => (
-            obj.pointer("/info/pid").and_then(Value::as_i64),
-            obj.pointer("/status/id").and_then(Value::as_str),
-            obj.pointer("/info/runtimeType")
-                .or_else(|| {
-                    obj.pointer("/info/runtimeSpec/annotations/io.kubernetes.cri-o.RuntimeHandler")
-                })
-                .and_then(Value::as_str),
-        ),
+        Engine::Cri => {
+            return Err(malformed("the CRI is asked through its socket, not a CLI"));
+        }
     };
     let pid = pid.ok_or_else(|| malformed("no pid in the answer"))?;
     if pid <= 0 {
@@ -239,6 +248,30 @@ pub fn classify_failure(stderr: &str) -> Answer {
 
 /// How long one engine CLI may take.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Asks the CRI about container `id` (an id or unique id prefix). `None` when no
+/// default CRI socket exists (like a CLI that is not installed).
+fn ask_cri(id: &str, cri: &EndpointChoice) -> Option<Result<Answer, EngineError>> {
+    let client = match CriClient::open(cri) {
+        Ok(c) => c,
+        Err(CriError::NoDefault { .. }) => return None,
+        Err(e) => return Some(Ok(Answer::Unavailable(e.to_string()))),
+    };
+    Some(match client.find_container(id) {
+        Ok(None) => Ok(Answer::Unknown),
+        Ok(Some(found)) if found.pid <= 0 => Err(EngineError::NotRunning {
+            id: id.to_owned(),
+            engine: Engine::Cri,
+        }),
+        Ok(Some(found)) => Ok(Answer::Found(Inspected {
+            engine: Engine::Cri,
+            id: found.container.id,
+            pid: found.pid,
+            runtime_name: found.runtime_type,
+        })),
+        Err(e) => Ok(Answer::Unavailable(e.to_string())),
+    })
+}
 
 /// Asks one engine. `None` when its CLI is not installed.
 pub fn ask(engine: Engine, id: &str) -> Option<Result<Answer, EngineError>> {
@@ -294,9 +327,34 @@ pub fn ask(engine: Engine, id: &str) -> Option<Result<Answer, EngineError>> {
 }
 
 /// Finds container `id`: with `engine` only that one, else the first of podman,
-/// docker, crictl that knows it. An engine that cannot be asked is only an error when
-/// no other engine knows the id.
-pub fn find(id: &str, engine: Option<Engine>) -> Result<Inspected, EngineError> {
+/// docker and the CRI (at `cri`) that knows it. An engine that cannot be asked is only
+/// an error when no other engine knows the id.
+pub fn find(
+    id: &str,
+    engine: Option<Engine>,
+    cri: &EndpointChoice,
+) -> Result<Inspected, EngineError> {
+    if engine == Some(Engine::Cri) {
+        // Asked alone, the CRI's own errors (no socket, not a CRI) keep their codes.
+        let client = CriClient::open(cri)?;
+        return match client.find_container(id)? {
+            None => Err(EngineError::UnknownContainer {
+                id: id.to_owned(),
+                asked: format!("the CRI at {}", client.endpoint),
+                example: Engine::Cri.list_hint(),
+            }),
+            Some(found) if found.pid <= 0 => Err(EngineError::NotRunning {
+                id: id.to_owned(),
+                engine: Engine::Cri,
+            }),
+            Some(found) => Ok(Inspected {
+                engine: Engine::Cri,
+                id: found.container.id,
+                pid: found.pid,
+                runtime_name: found.runtime_type,
+            }),
+        };
+    }
     let engines: Vec<Engine> = match engine {
         Some(e) => vec![e],
         None => Engine::ALL.to_vec(),
@@ -304,7 +362,11 @@ pub fn find(id: &str, engine: Option<Engine>) -> Result<Inspected, EngineError> 
     let mut asked = Vec::new();
     let mut unavailable = None;
     for e in engines {
-        let Some(answer) = ask(e, id) else {
+        let answer = match e {
+            Engine::Cri => ask_cri(id, cri),
+            _ => ask(e, id),
+        };
+        let Some(answer) = answer else {
             if engine.is_some() {
                 return Err(EngineError::Unavailable {
                     not_known_to: String::new(),
@@ -353,7 +415,7 @@ pub fn find(id: &str, engine: Option<Engine>) -> Result<Inspected, EngineError> 
             .map(|e| e.program())
             .collect::<Vec<_>>()
             .join(" or "),
-        example: first.program(),
+        example: first.list_hint(),
     })
 }
 
@@ -362,7 +424,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_podman_docker_and_crictl_answers() {
+    fn reads_podman_and_docker_answers() {
         let p = parse_inspect(
             Engine::Podman,
             "web",
@@ -378,16 +440,10 @@ mod tests {
         )
         .expect("docker");
         assert_eq!(d.runtime(), Runtime::Runc);
-        let c = parse_inspect(
-            Engine::Crictl,
-            "f00",
-            r#"{"status":{"id":"f00d"},"info":{"pid":99,"runtimeType":"io.containerd.runc.v2"}}"#,
-        )
-        .expect("crictl");
-        assert_eq!(
-            (c.pid, c.id.as_str(), c.runtime()),
-            (99, "f00d", Runtime::Runc)
-        );
+        assert!(matches!(
+            parse_inspect(Engine::Cri, "f00", "{}"),
+            Err(EngineError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -442,7 +498,7 @@ mod tests {
         let unknown = EngineError::UnknownContainer {
             id: "x".into(),
             asked: "podman".into(),
-            example: "podman",
+            example: Engine::Podman.list_hint(),
         };
         let down = EngineError::Unavailable {
             not_known_to: String::new(),

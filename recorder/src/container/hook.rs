@@ -281,7 +281,7 @@ fn prestart(
         }
     };
     let slot = match tracer.register_with(
-        cgroup_id,
+        (&state.cgroup_dir, cgroup_id),
         level,
         StartMode::AtFilterOrExec,
         request.record_args,

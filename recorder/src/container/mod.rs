@@ -3,6 +3,7 @@
 //! engines that find a running one (`record --container`), and `install`.
 
 pub mod annotations;
+pub mod cri;
 pub mod engine;
 pub mod hook;
 pub mod install;

@@ -299,6 +299,50 @@ pub fn remove_cgroup_dir(dir: &Path) -> Result<(), CgroupError> {
     fs::remove_dir(dir).map_err(io_err(dir))
 }
 
+/// How a cgroup about to be recorded relates to one already recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// It lies inside the recorded cgroup with this id.
+    Inside(u64),
+    /// It contains the recorded cgroup with this id.
+    Contains(u64),
+}
+
+/// Whether `dir` (at `level` below the cgroup2 root) lies inside, or contains, one of
+/// the `recorded` cgroups (by id: the directories' inode numbers). A task counts in
+/// one recording only (the deepest), so nested recordings would split its calls.
+pub fn overlap(dir: &Path, level: u32, recorded: &[u64]) -> Option<Overlap> {
+    let id = |p: &Path| fs::metadata(p).ok().map(|m| m.ino());
+    let mut up = dir.parent();
+    for _ in 0..level {
+        let Some(p) = up else { break };
+        if let Some(i) = id(p).filter(|i| recorded.contains(i)) {
+            return Some(Overlap::Inside(i));
+        }
+        up = p.parent();
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if let Some(i) = e
+                    .metadata()
+                    .ok()
+                    .map(|m| m.ino())
+                    .filter(|i| recorded.contains(i))
+                {
+                    return Some(Overlap::Contains(i));
+                }
+                stack.push(e.path());
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +383,31 @@ mod tests {
         assert_eq!(level_of("/"), 0);
         assert_eq!(level_of("/a/b"), 2);
         assert_eq!(level_of("/libpod_parent/libpod-abc/"), 2);
+    }
+
+    #[test]
+    fn overlap_looks_up_and_down_by_inode() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let pod = t.path().join("kubepods/pod1");
+        let c = pod.join("c1");
+        fs::create_dir_all(c.join("sub")).expect("dirs");
+        let ino = |p: &Path| fs::metadata(p).expect("stat").ino();
+        assert_eq!(
+            overlap(&c, 3, &[ino(&pod)]),
+            Some(Overlap::Inside(ino(&pod)))
+        );
+        assert_eq!(
+            overlap(&pod, 2, &[ino(&c)]),
+            Some(Overlap::Contains(ino(&c)))
+        );
+        assert_eq!(
+            overlap(&pod, 2, &[ino(&c.join("sub"))]),
+            Some(Overlap::Contains(ino(&c.join("sub"))))
+        );
+        let sibling = t.path().join("kubepods/pod2");
+        fs::create_dir_all(&sibling).expect("sibling");
+        assert_eq!(overlap(&sibling, 2, &[ino(&pod), ino(&c)]), None);
+        // Only `level` steps up: the root itself is never looked at.
+        assert_eq!(overlap(&c, 1, &[ino(t.path())]), None);
     }
 }

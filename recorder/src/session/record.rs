@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::container::cri::{self, select, CriClient, CriError, PodSelection};
 use crate::container::engine::{self, Engine, EngineError};
 use crate::container::runtime::Runtime;
 use crate::exit::{Categorized, Category};
@@ -18,7 +19,7 @@ use crate::fs::atomic::{write_atomic, WriteError};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError, ScratchCgroup};
 use crate::kernel::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
 use crate::profile::{self, DefaultErrno, ProfileOptions};
-use crate::report;
+use crate::report::{self, PodRecorded};
 use crate::session::finish::{self, to_recorded, Assembly};
 use crate::session::spawn::{self, SpawnError};
 use crate::session::state::{Kind, RecordingState, StateError, StateStore};
@@ -72,15 +73,28 @@ pub struct RecordArgs {
     /// Record an existing cgroup v2 (and its descendants) instead of running CMD: a
     /// directory of the cgroup2 tree or a path as /proc/PID/cgroup shows it. Until
     /// Ctrl-C / SIGTERM, --duration, or until the cgroup has no process left.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "container"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "container", "pod"])]
     pub cgroup: Option<PathBuf>,
-    /// Record a running container, found by id or name through podman, docker or
-    /// crictl (whichever knows it); its cgroup is recorded as with --cgroup.
-    #[arg(long, value_name = "ID", conflicts_with = "command")]
+    /// Record a running container, found by id or name through podman, docker or the
+    /// CRI (whichever knows it); its cgroup is recorded as with --cgroup. With --pod:
+    /// the name of the pod's container to record (default: every container).
+    #[arg(long, value_name = "ID|NAME", conflicts_with = "command")]
     pub container: Option<String>,
     /// Ask only this engine about --container.
-    #[arg(long, value_enum, requires = "container")]
+    #[arg(long, value_enum, requires = "container", conflicts_with = "pod")]
     pub engine: Option<Engine>,
+    /// Record a Kubernetes pod, found by name through the node's CRI (containerd,
+    /// CRI-O): the pod's cgroup (every container), or one container with --container
+    /// NAME. Until the pod is gone, Ctrl-C / SIGTERM, or --duration.
+    #[arg(long, value_name = "NAME", conflicts_with = "command")]
+    pub pod: Option<String>,
+    /// The namespace of --pod (needed when the name is used in several namespaces).
+    #[arg(long, short = 'n', value_name = "NS", requires = "pod")]
+    pub namespace: Option<String>,
+    /// The CRI socket (unix:///run/containerd/containerd.sock) [default:
+    /// $CONTAINER_RUNTIME_ENDPOINT, else containerd's, CRI-O's, cri-dockerd's].
+    #[arg(long, value_name = "ENDPOINT")]
+    pub cri_endpoint: Option<String>,
     /// Also record the deciding argument values of socket (family, type), clone
     /// (namespace flags), unshare, setns, personality, prctl, ioctl and socketpair, and
     /// allow those syscalls only with the values seen (SCMP_CMP_EQ / MASKED_EQ rules).
@@ -91,7 +105,7 @@ pub struct RecordArgs {
     pub duration: Option<Duration>,
     /// The command to record, with its arguments.
     #[arg(
-        required_unless_present_any = ["cgroup", "container"],
+        required_unless_present_any = ["cgroup", "container", "pod"],
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "CMD"
@@ -135,6 +149,9 @@ pub enum RecordError {
     /// The container could not be found.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The pod could not be found through the CRI.
+    #[error(transparent)]
+    Cri(#[from] CriError),
     /// The cgroup given to record is not usable.
     #[error(transparent)]
     Target(CgroupError),
@@ -145,7 +162,7 @@ pub enum RecordError {
     #[error("cgroup {0} has no processes: nothing to record (start the workload first)")]
     Empty(PathBuf),
     /// --duration without a cgroup or container.
-    #[error("--duration applies to --cgroup and --container only (a command is recorded until it exits)")]
+    #[error("--duration applies to --cgroup, --container and --pod only (a command is recorded until it exits)")]
     DurationWithCommand,
 }
 
@@ -164,6 +181,7 @@ impl Categorized for RecordError {
             RecordError::Json(_) => Category::Internal,
             RecordError::Stdout(_) => Category::Io,
             RecordError::Engine(e) => e.category(),
+            RecordError::Cri(e) => e.category(),
             RecordError::Target(e) => e.category(),
             RecordError::RootCgroup(_) | RecordError::Empty(_) => Category::BadInput,
             RecordError::DurationWithCommand => Category::Usage,
@@ -351,7 +369,12 @@ pub fn record_command(
         store: &store,
         id: state.id.clone(),
     };
-    let slot = tracer.register_with(scratch.id, scratch.level, StartMode::AtExec, record_args)?;
+    let slot = tracer.register_with(
+        (scratch.dir(), scratch.id),
+        scratch.level,
+        StartMode::AtExec,
+        record_args,
+    )?;
     state.slot = Some(slot);
     store.save(&state)?;
     let mut guard = SlotGuard {
@@ -451,7 +474,11 @@ fn profile_name(args: &RecordArgs) -> String {
                 .and_then(|c| std::path::Path::new(c).file_name())
                 .map(|s| s.to_string_lossy().into_owned())
         })
-        .or_else(|| args.container.clone())
+        .or_else(|| match (&args.pod, &args.container) {
+            (Some(p), Some(c)) => Some(format!("{p}-{c}")),
+            (Some(p), None) => Some(p.clone()),
+            (None, c) => c.clone(),
+        })
         .unwrap_or_else(|| "recorded".to_owned())
 }
 
@@ -468,6 +495,8 @@ pub struct AttachTarget {
     pub runtime: Option<Runtime>,
     /// Where that runtime came from.
     pub signal: Option<String>,
+    /// The pod, when found through the CRI (`--pod`).
+    pub pod: Option<PodRecorded>,
 }
 
 /// Finds the cgroup of `--cgroup PATH` or of `--container ID`.
@@ -481,9 +510,16 @@ pub fn resolve_target(args: &RecordArgs) -> Result<Option<AttachTarget>, RecordE
             relative,
             runtime: None,
             signal: None,
+            pod: None,
         }
+    } else if let Some(name) = &args.pod {
+        let client = CriClient::open(&cri::choose_endpoint(args.cri_endpoint.as_deref())?)?;
+        let selection =
+            client.select_pod(name, args.namespace.as_deref(), args.container.as_deref())?;
+        pod_target(&cg, &selection)?
     } else if let Some(id) = &args.container {
-        let found = engine::find(id, args.engine)?;
+        let choice = cri::choose_endpoint(args.cri_endpoint.as_deref())?;
+        let found = engine::find(id, args.engine, &choice)?;
         let relative = cg
             .path_of_process(Some(found.pid))
             .map_err(RecordError::Target)?;
@@ -495,6 +531,7 @@ pub fn resolve_target(args: &RecordArgs) -> Result<Option<AttachTarget>, RecordE
             relative,
             runtime: Some(runtime),
             signal: Some(format!("{} inspect: runtime {reported}", found.engine)),
+            pod: None,
         }
     } else {
         return Ok(None);
@@ -503,6 +540,65 @@ pub fn resolve_target(args: &RecordArgs) -> Result<Option<AttachTarget>, RecordE
         return Err(RecordError::RootCgroup(target.dir));
     }
     Ok(Some(target))
+}
+
+/// The cgroup of a pod found through the CRI: the chosen container's, or the pod's
+/// own (the parent of its containers', checked to name the pod's uid).
+fn pod_target(cg: &Cgroup2, selection: &PodSelection) -> Result<AttachTarget, RecordError> {
+    let pod = &selection.pod;
+    let first = selection.containers.first().ok_or_else(|| {
+        CriError::from(select::SelectError::NoContainer {
+            pod: pod.qualified(),
+        })
+    })?;
+    let container_cgroup = cg
+        .path_of_process(Some(first.pid))
+        .map_err(RecordError::Target)?;
+    let relative = if selection.whole_pod {
+        select::pod_cgroup(&container_cgroup, pod).map_err(CriError::from)?
+    } else {
+        container_cgroup
+    };
+    let names: Vec<String> = selection
+        .containers
+        .iter()
+        .map(|c| c.container.name.clone())
+        .collect();
+    let runtime_type = first.runtime_type.clone();
+    let reported = runtime_type.as_deref().unwrap_or("not reported");
+    let what = if selection.whole_pod {
+        format!("every container ({})", names.join(", "))
+    } else {
+        format!("container {}", names.join(", "))
+    };
+    Ok(AttachTarget {
+        description: format!(
+            "pod {} {what} ({} at {}, handler {}, runtime {reported})",
+            pod.qualified(),
+            selection.runtime,
+            selection.endpoint,
+            pod.handler()
+        ),
+        dir: cg.dir(&relative),
+        relative,
+        runtime: Some(
+            runtime_type
+                .as_deref()
+                .and_then(Runtime::recognise)
+                .unwrap_or(Runtime::Any),
+        ),
+        signal: Some(format!("CRI {}: runtime {reported}", selection.runtime)),
+        pod: Some(PodRecorded {
+            name: pod.name.clone(),
+            namespace: pod.namespace.clone(),
+            uid: pod.uid.clone(),
+            containers: names,
+            whole_pod: selection.whole_pod,
+            runtime_handler: pod.handler().to_owned(),
+            runtime_type,
+            cri: format!("{} at {}", selection.runtime, selection.endpoint),
+        }),
+    })
 }
 
 /// Why an attached recording stopped.
@@ -554,7 +650,7 @@ pub fn record_attached(
             let _ = sig_tx.send(sig);
         }
     });
-    let slot = tracer.register_with(id, level, StartMode::Now, record_args)?;
+    let slot = tracer.register_with((&target.dir, id), level, StartMode::Now, record_args)?;
     state.slot = Some(slot);
     store.save(&state)?;
     let mut guard = SlotGuard {
@@ -687,7 +783,8 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
         )?;
     }
     if let Some(report_path) = &args.report {
-        let doc = finish::to_report(&recorded.snapshot, runtime, Some(signal.clone()));
+        let mut doc = finish::to_report(&recorded.snapshot, runtime, Some(signal.clone()));
+        doc.pod = target.as_ref().and_then(|t| t.pod.clone());
         write_atomic(report_path, finish::json_line(&doc)?.as_bytes())?;
     }
     if let (Some(split), Some(path)) = (&split, &args.steady_output) {

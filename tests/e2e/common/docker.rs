@@ -429,7 +429,7 @@ impl DockerEnv {
 /// "PID STARTTIME" of a live process (starttime from /proc/PID/stat, against pid
 /// reuse); `None` when it is gone or a zombie (a killed test binary whose parent has
 /// not reaped it yet).
-fn owner_token(pid: u32) -> Option<String> {
+pub fn owner_token(pid: u32) -> Option<String> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
     // after the comm: state is field 3, starttime field 22
@@ -561,7 +561,7 @@ fn teardown(dir: &Path, child: Option<&mut Child>) {
 }
 
 /// SIGKILLs every process in the cgroup dirs below `roots` until none is left (1 s max).
-fn kill_cgroup_members(roots: &[PathBuf]) {
+pub fn kill_cgroup_members(roots: &[PathBuf]) {
     for _ in 0..50 {
         let mut pids = Vec::new();
         for r in roots {
@@ -583,7 +583,7 @@ fn kill_cgroup_members(roots: &[PathBuf]) {
 }
 
 /// `root` and every dir below it, children before parents.
-fn dirs_depth_first(root: &Path) -> Vec<PathBuf> {
+pub fn dirs_depth_first(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = fs::read_dir(root) {
         for e in entries.flatten() {
@@ -605,7 +605,7 @@ fn cmdline_names(pid: u32, dir: &Path) -> bool {
         .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
 }
 
-fn is_zombie(pid: u32) -> bool {
+pub fn is_zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
@@ -616,7 +616,7 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// Other processes whose command line mentions `dir`.
-fn processes_naming(dir: &Path) -> Vec<u32> {
+pub fn processes_naming(dir: &Path) -> Vec<u32> {
     let me = std::process::id();
     let Ok(procs) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -645,7 +645,7 @@ fn ping(sock: &Path) -> bool {
     buf[..n].starts_with(b"HTTP/1.") && buf[..n].windows(3).any(|w| w == b"200")
 }
 
-fn which(tool: &str) -> String {
+pub fn which(tool: &str) -> String {
     let o = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))

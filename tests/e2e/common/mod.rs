@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end tests: prerequisites, the binary, tiny programs.
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod docker;
 pub mod hookrun;
 pub mod installed;

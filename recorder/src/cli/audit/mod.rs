@@ -87,13 +87,17 @@ pub struct AuditReportArgs {
     #[arg(long = "comm", value_name = "NAME")]
     pub comms: Vec<String>,
     /// Only processes of this running container (its init's cgroup and below),
-    /// found through podman, docker or crictl. Only processes that still run can be
+    /// found through podman, docker or the CRI. Only processes that still run can be
     /// placed in a cgroup: find the others with --pid or --comm.
     #[arg(long, value_name = "ID")]
     pub container: Option<String>,
     /// The engine that knows --container [default: the first that does].
     #[arg(long, value_enum, requires = "container")]
     pub engine: Option<Engine>,
+    /// The CRI socket for --container [default: $CONTAINER_RUNTIME_ENDPOINT, else
+    /// containerd's, CRI-O's, cri-dockerd's].
+    #[arg(long, value_name = "ENDPOINT", requires = "container")]
+    pub cri_endpoint: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
@@ -302,7 +306,9 @@ pub fn run_report(args: &AuditReportArgs, out: &mut dyn Write) -> Result<u8, Aud
     let boot = time::boot_time().map_err(AuditError::Clock)?;
     let cgroup = match &args.container {
         Some(id) => {
-            let found = engine::find(id, args.engine)?;
+            let choice = crate::container::cri::choose_endpoint(args.cri_endpoint.as_deref())
+                .map_err(EngineError::from)?;
+            let found = engine::find(id, args.engine, &choice)?;
             Some(Cgroup2::discover()?.path_of_process(Some(found.pid))?)
         }
         None => None,

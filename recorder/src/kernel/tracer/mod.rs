@@ -45,7 +45,7 @@ use recorder_ebpf::{
 
 use crate::exit::{Categorized, Category};
 use crate::kernel::btf::{self, BtfError, CompatProbe};
-use crate::kernel::cgroup::CgroupId;
+use crate::kernel::cgroup::{overlap, CgroupId, Overlap};
 use crate::syscalls::Arch;
 
 /// The compiled eBPF object, embedded at build time.
@@ -128,6 +128,17 @@ pub enum TracerError {
     /// The cgroup is already being recorded.
     #[error("cgroup {0} is already being recorded")]
     AlreadyRecorded(u64),
+    /// The cgroup lies inside, or contains, a cgroup already being recorded: a process
+    /// counts in one recording only, so one of the two would silently miss calls.
+    #[error("{} {} (cgroup id {other}): nested recordings are not supported, since a process counts in one recording only; stop the other recording, or record the pod and the container one after the other", .dir.display(), match .relation { Overlap::Inside(_) => "lies inside a cgroup that is already being recorded", Overlap::Contains(_) => "contains a cgroup that is already being recorded" })]
+    Overlaps {
+        /// The cgroup asked for.
+        dir: PathBuf,
+        /// How it overlaps.
+        relation: Overlap,
+        /// The recorded cgroup's id.
+        other: u64,
+    },
     /// Another process held the state lock too long.
     #[error("another seccomp-recorder process has held {} for {} s (hung? `fuser -v` names it); try again", .0.display(), LOCK_WAIT.as_secs())]
     LockTimeout(PathBuf),
@@ -149,9 +160,10 @@ impl Categorized for TracerError {
             | TracerError::UnsupportedArch(_) => Category::MissingKernelFeature,
             TracerError::Io { .. } => Category::Io,
             // All slots (or cgroup table buckets) taken: try again later.
-            TracerError::NoFreeSlot | TracerError::TableFull(_) | TracerError::LockTimeout(_) => {
-                Category::Unavailable
-            }
+            TracerError::NoFreeSlot
+            | TracerError::TableFull(_)
+            | TracerError::LockTimeout(_)
+            | TracerError::Overlaps { .. } => Category::Unavailable,
             TracerError::LoaderChild { code, .. } => match *code {
                 c if c == Category::MissingKernelFeature.code() => Category::MissingKernelFeature,
                 c if c == Category::Permission.code() => Category::Permission,
@@ -341,7 +353,7 @@ impl Tracer {
     /// values of the tracked syscalls (see [`crate::kernel::args`]) are recorded too.
     pub fn register_with(
         &mut self,
-        cgroup: CgroupId,
+        (dir, cgroup): (&Path, CgroupId),
         level: u32,
         mode: StartMode,
         record_args: bool,
@@ -350,6 +362,15 @@ impl Tracer {
         let active = self.active()?;
         if active.iter().any(|(_, s)| s.cgroup_id == cgroup.0) {
             return Err(TracerError::AlreadyRecorded(cgroup.0));
+        }
+        let recorded: Vec<u64> = active.iter().map(|(_, s)| s.cgroup_id).collect();
+        if let Some(relation) = overlap(dir, level, &recorded) {
+            let (Overlap::Inside(other) | Overlap::Contains(other)) = relation;
+            return Err(TracerError::Overlaps {
+                dir: dir.to_owned(),
+                relation,
+                other,
+            });
         }
         let slot = (0..MAX_RECORDINGS)
             .find(|s| !active.iter().any(|(a, _)| a == s))
