@@ -366,7 +366,7 @@ fn bad_targets_get_one_line_and_their_own_exit_code() {
     // --duration is for attached recordings only.
     let o = run(&["record", "--duration", "1s", "--", "true"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(one_line(&o).contains("--duration applies to --cgroup and --container"));
+    assert!(one_line(&o).contains("--duration applies to --cgroup, --container and --pod"));
 }
 
 #[e2e_macros::test]
