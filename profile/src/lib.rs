@@ -14,6 +14,7 @@ pub mod diff;
 pub mod evidence;
 pub mod exit;
 pub mod formats;
+pub mod kernel_calls;
 pub mod libseccomp_names;
 pub mod merge;
 pub mod profile;

@@ -188,7 +188,8 @@ mod tests {
         std::fs::write(&good, GOOD).expect("write");
         std::fs::write(
             &bad,
-            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALOW"}]}"#,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALOW"},
+                {"names": ["restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}]}"#,
         )
         .expect("write");
         let args = |files: Vec<PathBuf>, format| ValidateArgs {
