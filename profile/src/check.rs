@@ -12,7 +12,12 @@
 //! as information: it never fails the check. The calls the kernel makes for a program
 //! ([`crate::kernel_calls`]) are never listed there.
 //!
-//! The binary exits 0 when [`CheckReport::ok`], 1 otherwise, 2 on any error.
+//! With a never-allow policy (`--policy`, [`crate::policy`]) the baseline itself is
+//! checked too, and the first process of each violation is taken from the recorded
+//! reports.
+//!
+//! The binary exits 0 when [`CheckReport::ok`], 1 otherwise, 2 on any error, and 3
+//! (over 1) when the baseline violates the policy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -88,6 +93,10 @@ pub struct CheckReport {
     pub conditional: Vec<Finding>,
     /// Names the baseline allows that no input used, sorted.
     pub unused: Vec<String>,
+    /// The baseline checked against a never-allow policy (`--policy`), with the first
+    /// process of each violation from the recorded reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::PolicyReport>,
 }
 
 /// Recorded uses of one syscall, summed over the inputs.
@@ -179,6 +188,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
         new,
         conditional,
         unused,
+        policy: None,
     })
 }
 
@@ -261,6 +271,13 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
             line(&format!("  {l}"));
         }
     }
+    if let Some(p) = &report.policy {
+        out.push_str(&crate::policy::render_text(p, baseline));
+    }
+    let mut line = |s: &str| {
+        out.push_str(s);
+        out.push('\n');
+    };
     if report.ok {
         line(&format!(
             "ok: every recorded syscall is allowed by {baseline}"
@@ -353,11 +370,13 @@ fn recorded_with_tail(recorded: &[Input], runtime: Runtime) -> Vec<Input> {
 }
 
 /// Checks the files `recorded` against the profile file `baseline` on `host`, with
-/// the start-up calls of `runtime` counted as used (what `check` prints).
+/// the start-up calls of `runtime` counted as used (what `check` prints), and the
+/// baseline against `policy` when one is given.
 pub fn check_files(
     baseline: &Path,
     recorded: &[PathBuf],
     runtime: Runtime,
+    policy: Option<&crate::policy::Policy>,
     host: &HostFacts,
 ) -> Result<CheckReport, CheckError> {
     let baseline = evidence::load(baseline, host)?;
@@ -384,6 +403,18 @@ pub fn check_files(
     }
     report.unused.retain(|n| !tail.contains(&n.as_str()));
     judge_arg_values(&mut report, variants, recorded);
+    if let Some(policy) = policy {
+        let mut violations = crate::policy::evaluate(policy, variants);
+        let mut calls = Vec::new();
+        for input in &recorded_inputs {
+            calls.extend(input.evidence()?);
+        }
+        crate::policy::attach_first_use(&mut violations, &calls);
+        report.policy = Some(crate::policy::PolicyReport {
+            policy: policy.source.clone(),
+            violations,
+        });
+    }
     Ok(report)
 }
 

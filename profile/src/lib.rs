@@ -17,6 +17,7 @@ pub mod formats;
 pub mod kernel_calls;
 pub mod libseccomp_names;
 pub mod merge;
+pub mod policy;
 pub mod profile;
 pub mod profile_file;
 pub mod report;
