@@ -271,13 +271,6 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
             line(&format!("  {l}"));
         }
     }
-    if let Some(p) = &report.policy {
-        out.push_str(&crate::policy::render_text(p, baseline));
-    }
-    let mut line = |s: &str| {
-        out.push_str(s);
-        out.push('\n');
-    };
     if report.ok {
         line(&format!(
             "ok: every recorded syscall is allowed by {baseline}"
@@ -287,6 +280,10 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
             "FAIL: {} recorded syscall(s) not allowed by {baseline}",
             report.new.len()
         ));
+    }
+    // The policy's verdict last: its FAIL line is the one that decides exit 3.
+    if let Some(p) = &report.policy {
+        out.push_str(&crate::policy::render_text(p, baseline));
     }
     out
 }
@@ -461,6 +458,36 @@ mod tests {
         );
         assert!(render_text(&r, "base.json")
             .ends_with("ok: every recorded syscall is allowed by base.json\n"));
+    }
+
+    #[test]
+    fn a_policy_verdict_comes_last() {
+        let stats = input(
+            "a.stats",
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":0,"name":"read","count":1}]}"#,
+        );
+        let mut r = check(&baseline(), &[stats]).expect("check");
+        let policy = crate::policy::Policy::parse(
+            r#"{"neverAllow": [{"names": ["personality"], "reason": "turns ASLR off"}]}"#,
+            "p.json",
+        )
+        .expect("policy");
+        r.policy = Some(crate::policy::PolicyReport {
+            policy: policy.source.clone(),
+            violations: crate::policy::evaluate(&policy, &baseline()),
+        });
+        let text = render_text(&r, "base.json");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[lines.len() - 5..],
+            [
+                "ok: every recorded syscall is allowed by base.json",
+                "policy p.json: base.json allows 1 call(s) the policy never allows:",
+                "  personality (SCMP_ARCH_X86_64, SCMP_ARCH_X86): allowed for some argument values by syscalls[1]; no report names who called it",
+                "    never allowed: turns ASLR off",
+                "FAIL: base.json violates policy p.json (exit 3)",
+            ]
+        );
     }
 
     #[test]
