@@ -9,9 +9,15 @@
 //! baseline allows it on any architecture it covers that has the name.
 //!
 //! What the baseline allows but no input used is printed too ("unused by these runs"),
-//! as information: it never fails the check.
+//! as information: it never fails the check. The calls the kernel makes for a program
+//! ([`crate::kernel_calls`]) are never listed there.
 //!
-//! The binary exits 0 when [`CheckReport::ok`], 1 otherwise, 2 on any error.
+//! With a never-allow policy (`--policy`, [`crate::policy`]) the baseline itself is
+//! checked too, and the first process of each violation is taken from the recorded
+//! reports.
+//!
+//! The binary exits 0 when [`CheckReport::ok`], 1 otherwise, 2 on any error, and 3
+//! (over 1) when the baseline violates the policy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -87,6 +93,10 @@ pub struct CheckReport {
     pub conditional: Vec<Finding>,
     /// Names the baseline allows that no input used, sorted.
     pub unused: Vec<String>,
+    /// The baseline checked against a never-allow policy (`--policy`), with the first
+    /// process of each violation from the recorded reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::PolicyReport>,
 }
 
 /// Recorded uses of one syscall, summed over the inputs.
@@ -167,15 +177,18 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
             });
         }
     }
+    // The kernel calls are allowed for what no run can be trusted to show (a stop and
+    // continue, a handled signal): never "unused".
     let unused = evidence::permitted_names(baseline)
         .into_iter()
-        .filter(|n| !used.contains(n))
+        .filter(|n| !used.contains(n) && !crate::kernel_calls::is_kernel_call(n))
         .collect();
     Ok(CheckReport {
         ok: new.is_empty(),
         new,
         conditional,
         unused,
+        policy: None,
     })
 }
 
@@ -268,6 +281,10 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
             report.new.len()
         ));
     }
+    // The policy's verdict last: its FAIL line is the one that decides exit 3.
+    if let Some(p) = &report.policy {
+        out.push_str(&crate::policy::render_text(p, baseline));
+    }
     out
 }
 
@@ -350,11 +367,13 @@ fn recorded_with_tail(recorded: &[Input], runtime: Runtime) -> Vec<Input> {
 }
 
 /// Checks the files `recorded` against the profile file `baseline` on `host`, with
-/// the start-up calls of `runtime` counted as used (what `check` prints).
+/// the start-up calls of `runtime` counted as used (what `check` prints), and the
+/// baseline against `policy` when one is given.
 pub fn check_files(
     baseline: &Path,
     recorded: &[PathBuf],
     runtime: Runtime,
+    policy: Option<&crate::policy::Policy>,
     host: &HostFacts,
 ) -> Result<CheckReport, CheckError> {
     let baseline = evidence::load(baseline, host)?;
@@ -381,6 +400,18 @@ pub fn check_files(
     }
     report.unused.retain(|n| !tail.contains(&n.as_str()));
     judge_arg_values(&mut report, variants, recorded);
+    if let Some(policy) = policy {
+        let mut violations = crate::policy::evaluate(policy, variants);
+        let mut calls = Vec::new();
+        for input in &recorded_inputs {
+            calls.extend(input.evidence()?);
+        }
+        crate::policy::attach_first_use(&mut violations, &calls);
+        report.policy = Some(crate::policy::PolicyReport {
+            policy: policy.source.clone(),
+            violations,
+        });
+    }
     Ok(report)
 }
 
@@ -399,7 +430,7 @@ mod tests {
 
     const BASELINE: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,
         "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
-        "syscalls":[{"names":["execve","exit_group","getppid","read","write"],"action":"SCMP_ACT_ALLOW"},
+        "syscalls":[{"names":["execve","exit_group","getppid","read","restart_syscall","write"],"action":"SCMP_ACT_ALLOW"},
                     {"names":["personality"],"action":"SCMP_ACT_ALLOW",
                      "args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#;
 
@@ -420,12 +451,43 @@ mod tests {
         let r = check(&baseline(), &[stats]).expect("check");
         assert!(r.ok);
         assert!(r.new.is_empty());
+        // restart_syscall is a kernel call: allowed for what no run shows, not unused.
         assert_eq!(
             r.unused,
             ["execve", "exit_group", "personality", "read", "write"]
         );
         assert!(render_text(&r, "base.json")
             .ends_with("ok: every recorded syscall is allowed by base.json\n"));
+    }
+
+    #[test]
+    fn a_policy_verdict_comes_last() {
+        let stats = input(
+            "a.stats",
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":0,"name":"read","count":1}]}"#,
+        );
+        let mut r = check(&baseline(), &[stats]).expect("check");
+        let policy = crate::policy::Policy::parse(
+            r#"{"neverAllow": [{"names": ["personality"], "reason": "turns ASLR off"}]}"#,
+            "p.json",
+        )
+        .expect("policy");
+        r.policy = Some(crate::policy::PolicyReport {
+            policy: policy.source.clone(),
+            violations: crate::policy::evaluate(&policy, &baseline()),
+        });
+        let text = render_text(&r, "base.json");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[lines.len() - 5..],
+            [
+                "ok: every recorded syscall is allowed by base.json",
+                "policy p.json: base.json allows 1 call(s) the policy never allows:",
+                "  personality (SCMP_ARCH_X86_64, SCMP_ARCH_X86): allowed for some argument values by syscalls[1]; no report names who called it",
+                "    never allowed: turns ASLR off",
+                "FAIL: base.json violates policy p.json (exit 3)",
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! "unknown syscall name" from "not root" without parsing messages. `record` and
 //! `enforce` otherwise pass through the exit status of the command they ran.
 
+/// The exit code of `check --policy` and `validate --policy` when a profile allows a
+/// call the policy never allows (an answer, like 1 for "new syscalls", not an error;
+/// it wins over 1).
+pub const POLICY_VIOLATION: u8 = 3;
+
 /// What went wrong, as far as the exit code is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -93,5 +98,8 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
+        // The gates' answers: 0 ok, 1 something found, 2 any error (= Usage), 3 policy.
+        assert!(!codes.contains(&POLICY_VIOLATION));
+        assert!(![0, 1, 2].contains(&POLICY_VIOLATION));
     }
 }

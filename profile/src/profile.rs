@@ -295,18 +295,21 @@ pub fn add_fallback_rules(profile: &LinuxSeccomp) -> LinuxSeccomp {
     out
 }
 
-/// Makes a recorded profile start wherever it is enforced (pure): adds what `runtime`
-/// calls through the container's filter before the workload's execve, and the
-/// explicit ENOSYS rules of [`add_fallback_rules`]. A profile whose default action
-/// lets calls through needs neither (and runtimes skip allow rules that repeat the
-/// default), so it is left alone.
+/// Makes a recorded profile start and keep running wherever it is enforced (pure): adds
+/// what `runtime` calls through the container's filter before the workload's execve,
+/// the calls the kernel makes for the program ([`crate::kernel_calls`], whatever the
+/// runtime, `none` included), and the explicit ENOSYS rules of
+/// [`add_fallback_rules`]. The one finishing step of `record`, the hook's poststop and
+/// `merge`. A profile whose default action lets calls through needs none of it (and
+/// runtimes skip allow rules that repeat the default), so it is left alone.
 pub fn add_runtime_tail(profile: &LinuxSeccomp, runtime: crate::runtime::Runtime) -> LinuxSeccomp {
     if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
         return profile.clone();
     }
+    let with_tail = add_allowed(profile, runtime.tail());
     // A tail name with argument rules (prctl: the runtimes call it with several
     // options) ends up allowed outright.
-    add_fallback_rules(&drop_moot_conditions(&add_allowed(profile, runtime.tail())))
+    add_fallback_rules(&drop_moot_conditions(&crate::kernel_calls::add(&with_tail)))
 }
 
 /// Merges a base profile into a recorded one (pure): unconditional allow rules add

@@ -20,6 +20,7 @@ mod faults;
 mod formats;
 mod hostile;
 mod image_label;
+mod kernel_calls;
 mod lifecycle;
 mod load;
 mod podman_hook;

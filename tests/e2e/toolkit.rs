@@ -414,3 +414,160 @@ fn diff_names_what_was_added_and_removed() {
     let o = run(&["diff", path_str(&a_profile), path_str(&a_stats)]);
     assert_error(&o, 2, "not a seccomp profile");
 }
+
+/// `check --policy` and `validate --policy`: a real recording of a program that calls
+/// `ptrace(PTRACE_TRACEME)` fails the default policy with exit 3, naming the process
+/// from the report; a recording without it passes; a corrupt policy is an error (2).
+#[e2e_macros::test]
+fn policy_fails_a_recorded_ptrace_and_names_the_process() {
+    if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // rdi is 0 at a static program's entry: ptrace(PTRACE_TRACEME, 0, 0, 0).
+    let tracee = asm_program(dir.path(), "tracee", &[Step::Syscall64 { nr: 101, n: 1 }]);
+    let quiet = asm_program(dir.path(), "quiet", &[Step::Syscall64 { nr: 110, n: 1 }]);
+    let record_with_report = |tag: &str, exe: &Path| {
+        let profile = dir.path().join(format!("{tag}.json"));
+        let report = dir.path().join(format!("{tag}.report.json"));
+        let o = run(&[
+            "record",
+            "-o",
+            path_str(&profile),
+            "--report",
+            path_str(&report),
+            "--",
+            path_str(exe),
+        ]);
+        assert!(o.status.success(), "record {tag}: {}", stderr(&o));
+        (profile, report)
+    };
+    let (profile, report) = record_with_report("tracee", &tracee);
+    assert!(allowed_names(&profile).contains(&"ptrace".to_owned()));
+
+    // Without a policy the recording is within its own profile: exit 0.
+    let o = run(&["check", "--baseline", path_str(&profile), path_str(&report)]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    let o = run(&[
+        "check",
+        "--policy",
+        "default",
+        "--baseline",
+        path_str(&profile),
+        path_str(&report),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", stderr(&o));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("  ptrace (SCMP_ARCH_X86_64): allowed unconditionally by syscalls[0]; first called by tracee (pid "))
+        .unwrap_or_else(|| panic!("no ptrace line naming tracee in:\n{out}"));
+    assert!(line.ends_with(" ms after the start"), "{line}");
+    assert!(
+        out.contains("    never allowed: reads and writes the memory"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "FAIL: {} violates policy default (exit 3)",
+            profile.display()
+        )),
+        "{out}"
+    );
+    // Only ptrace: nothing else this program did is on the list.
+    assert_eq!(out.matches("never allowed:").count(), 1, "{out}");
+
+    let o = run(&[
+        "check",
+        "--policy",
+        "default",
+        "--format",
+        "json",
+        "--baseline",
+        path_str(&profile),
+        path_str(&report),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let v = &doc["policy"]["violations"];
+    assert_eq!(doc["policy"]["policy"], "default");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(v[0]["name"], "ptrace");
+    assert_eq!(v[0]["allowed"], "unconditionally");
+    assert_eq!(v[0]["first"]["comm"], "tracee");
+    assert_eq!(doc["ok"], true);
+
+    // validate: the same verdict and the same process, from --report.
+    let o = run(&[
+        "validate",
+        "--policy",
+        "default",
+        "--report",
+        path_str(&report),
+        path_str(&profile),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", stderr(&o));
+    assert!(out.contains("first called by tracee (pid "), "{out}");
+    assert!(
+        out.ends_with("checked 1 file: 0 errors, 0 warnings, 1 policy violation\n"),
+        "{out}"
+    );
+
+    // A recording without ptrace passes both, and validates without a finding.
+    let (clean, clean_report) = record_with_report("quiet", &quiet);
+    let o = run(&[
+        "check",
+        "--policy",
+        "default",
+        "--baseline",
+        path_str(&clean),
+        path_str(&clean_report),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("policy default: ok: "),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["validate", "--policy", "default", path_str(&clean)]);
+    assert_eq!(
+        stdout(&o),
+        "policy default: ok: ".to_owned()
+            + &format!(
+                "{} allows none of the calls it never allows\n",
+                clean.display()
+            )
+            + "checked 1 file: 0 errors, 0 warnings, 0 policy violations\n"
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A corrupt policy is an error of the command: one line, exit 2.
+    let bad = write(
+        dir.path(),
+        "bad-policy.json",
+        r#"{"neverAllow": [{"names": ["ptrce"], "reason": "typo"}]}"#,
+    );
+    for cmd in [
+        vec![
+            "check",
+            "--policy",
+            path_str(&bad),
+            "--baseline",
+            path_str(&profile),
+            path_str(&report),
+        ],
+        vec!["validate", "--policy", path_str(&bad), path_str(&profile)],
+    ] {
+        let o = run(&cmd);
+        assert_error(&o, 2, "neverAllow[0].names[0]: unknown syscall \"ptrce\"");
+    }
+    let o = run(&[
+        "validate",
+        "--policy",
+        "/nonexistent/policy.json",
+        path_str(&profile),
+    ]);
+    assert_error(&o, 2, "cannot read policy /nonexistent/policy.json");
+}

@@ -24,11 +24,17 @@
 //! - Rules: the same name in two unconditional rules (no `args`, no
 //!   `includes`/`excludes`) with the same action is a warning; with different actions
 //!   it is an error (libseccomp keeps only one of them).
+//! - Kernel calls ([`crate::kernel_calls`]): a profile that does not let
+//!   `restart_syscall`, `rt_sigreturn` (and `sigreturn` where a filter architecture has
+//!   it) through unconditionally gets a warning naming what breaks. The same names
+//!   missing on only some architectures are not warned about: they are meant for
+//!   every architecture that has them.
 //!
 //! Layout: [`validate`] here detects the format and walks the document with the
 //! schema checker (`schema`), then resolves the names (`names`, with libseccomp) and
 //! compares the rules (`rules`); `suggest` offers the nearest known word.
 
+mod kernel_calls;
 mod names;
 mod rules;
 mod schema;
@@ -52,7 +58,8 @@ use crate::vocabulary::{
     FLAG_NAMES as FLAGS, OP_NAMES as OPS,
 };
 
-use names::check_names;
+use kernel_calls::check_kernel_calls;
+use names::{check_names, filter_arches};
 use rules::check_rules;
 use schema::Checker;
 use suggest::did_you_mean;
@@ -158,8 +165,10 @@ pub fn validate(text: &[u8], as_format: Option<Format>) -> Validation {
         Format::Spo => c.resource(top),
     };
     if let Some(model) = model {
-        check_names(&mut c, &model);
+        let arches = filter_arches(&mut c, &model.arches);
+        check_names(&mut c, &model, &arches);
         check_rules(&mut c, &model, format);
+        check_kernel_calls(&mut c, &model, &arches);
     }
     // Document order (`syscalls[2]` before `syscalls[10]`); stable, so for one path
     // the schema finding stays first.
@@ -222,8 +231,12 @@ fn detect(top: &Map<String, Value>) -> Format {
 
 /// What the schema walk keeps for the semantic checks (only well-formed parts).
 struct Model {
+    /// The default action (`None`: missing or invalid).
+    default_action: Option<LinuxSeccompAction>,
     /// The architectures the runtime would add besides the native one.
     arches: Vec<OciArch>,
+    /// `syscalls` or `spec.syscalls`: where a missing name belongs.
+    syscalls_path: String,
     rules: Vec<RuleInfo>,
 }
 

@@ -38,9 +38,8 @@ pub(super) fn libseccomp_version() -> String {
         .unwrap_or_else(|_| "(unknown version)".into())
 }
 
-/// (b): every name, resolved per filter architecture.
-pub(super) fn check_names(c: &mut Checker, model: &Model) {
-    let arches = filter_arches(c, &model.arches);
+/// (b): every name, resolved per filter architecture (`arches`: [`filter_arches`]).
+pub(super) fn check_names(c: &mut Checker, model: &Model, arches: &[(String, ScmpArch)]) {
     let labels = |list: &[&(String, ScmpArch)]| {
         list.iter()
             .map(|(l, _)| l.as_str())
@@ -53,7 +52,7 @@ pub(super) fn check_names(c: &mut Checker, model: &Model) {
         for (path, name) in &rule.names {
             let verdict = checked
                 .entry(name.as_str())
-                .or_insert_with(|| resolve(name, &arches))
+                .or_insert_with(|| resolve(name, arches))
                 .clone();
             let missing: Vec<&(String, ScmpArch)> =
                 verdict.missing.iter().map(|i| &arches[*i]).collect();
@@ -81,6 +80,10 @@ pub(super) fn check_names(c: &mut Checker, model: &Model) {
                 )
             };
             if missing.len() < arches.len() {
+                if crate::kernel_calls::is_kernel_call(name) && kernel_only.is_empty() {
+                    // sigreturn is meant for the architectures that have it.
+                    continue;
+                }
                 c.warn(
                     path,
                     format!(

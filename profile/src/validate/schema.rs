@@ -364,7 +364,12 @@ impl Checker {
                 }
             }
         }
-        Some(Model { arches, rules })
+        Some(Model {
+            default_action,
+            arches,
+            syscalls_path: key(base, "syscalls"),
+            rules,
+        })
     }
 
     /// podman's `archMap`: checks it, returns the architectures podman adds on this

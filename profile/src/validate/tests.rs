@@ -208,7 +208,8 @@ fn misspelt_syscall_names_are_errors_with_their_path() {
 fn names_missing_on_some_arches_are_warnings() {
     let v = check(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-                "syscalls": [{"names": ["newfstatat", "socketcall", "read", "arm_fadvise64_64", "socket", "semop"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["newfstatat", "socketcall", "read", "arm_fadvise64_64", "socket", "semop",
+                                        "restart_syscall", "rt_sigreturn", "sigreturn"], "action": "SCMP_ACT_ALLOW"}]}"#,
     );
     assert_has(
         &v,
@@ -229,7 +230,8 @@ fn names_missing_on_some_arches_are_warnings() {
             "\"arm_fadvise64_64\" is not a syscall on SCMP_ARCH_X86_64, SCMP_ARCH_X86: the rule matches nothing there",
         );
     assert_eq!(v.errors(), 0, "{:?}", lines(&v));
-    // socket and semop are socketcall/ipc rules on x86: covered, no warning.
+    // socket and semop are socketcall/ipc rules on x86: covered, no warning; nor is
+    // sigreturn, a kernel call meant for the architectures that have it (x86 here).
     assert_eq!(v.warnings(), 3, "{:?}", lines(&v));
 }
 
@@ -465,7 +467,7 @@ fn spo(spec: &str) -> String {
 fn spo_resources_are_checked_against_the_crd() {
     let v = check(&spo(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["read", "write", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}]}"#,
     ));
     assert_eq!(v.format, Some(Format::Spo));
     assert!(v.findings.is_empty(), "{:?}", lines(&v));
@@ -648,7 +650,7 @@ fn spo_field_lists_match_the_crd_fixture() {
 fn findings_are_in_document_order() {
     let v = check(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
                 {"names": ["read"], "action": "SCMP_ACT_ERRNO"},
                 {"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["a"], "action": "SCMP_ACT_ALLOW"},
                 {"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["a"], "action": "SCMP_ACT_ALLOW"},
@@ -682,4 +684,94 @@ fn suggestions() {
     assert_eq!(distance("kitten", "sitting"), 3);
     assert_eq!(distance("mkdri", "mkdir"), 1);
     assert_eq!(distance("", "ab"), 2);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn missing_kernel_calls_are_warnings_naming_what_breaks() {
+    let v = check(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                "syscalls": [{"names": ["read", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["restart_syscall"], "action": "SCMP_ACT_ALLOW",
+                              "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}]}"#,
+    );
+    assert_eq!(v.errors(), 0, "{:?}", lines(&v));
+    assert_has(
+        &v,
+        Severity::Warning,
+        "syscalls",
+        "\"restart_syscall\" is not allowed: the kernel makes this call for the program",
+    );
+    assert_has(
+        &v,
+        Severity::Warning,
+        "syscalls",
+        "returns early instead of resuming",
+    );
+    // x86 has sigreturn: a handled signal's old-style return.
+    assert_has(
+        &v,
+        Severity::Warning,
+        "syscalls",
+        "\"sigreturn\" is not allowed",
+    );
+    assert_eq!(v.warnings(), 2, "{:?}", lines(&v));
+
+    // x86_64 only: no sigreturn there; rt_sigreturn denied kills a signal handler.
+    let v = check(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "restart_syscall"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    );
+    assert_has(
+        &v,
+        Severity::Warning,
+        "syscalls",
+        "killed (SIGSEGV) when its handler returns",
+    );
+    assert_eq!(v.warnings(), 1, "{:?}", lines(&v));
+
+    // Allow by default: only an explicit stop is a problem; SPO paths are under spec.
+    let v = check(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    );
+    assert!(v.findings.is_empty(), "{:?}", lines(&v));
+    let v = check(&spo(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["restart_syscall"], "action": "SCMP_ACT_KILL"}]}"#,
+    ));
+    assert_has(
+        &v,
+        Severity::Warning,
+        "spec.syscalls",
+        "\"restart_syscall\" is not allowed",
+    );
+    assert_eq!(v.warnings(), 1, "{:?}", lines(&v));
+}
+
+#[test]
+fn profiles_we_write_have_no_kernel_call_warnings() {
+    use crate::profile::{add_runtime_tail, build, DefaultErrno, ProfileOptions, RecordedSyscall};
+    for native in Arch::ALL {
+        let recorded = [RecordedSyscall {
+            arch: Arch::X86,
+            nr: 20,
+            count: 1,
+        }];
+        let built = build(
+            &recorded,
+            &ProfileOptions {
+                errno: DefaultErrno::Enosys,
+                native,
+            },
+        )
+        .profile;
+        let p = add_runtime_tail(&built, crate::runtime::Runtime::None);
+        let text = crate::profile::to_json(&p).expect("json");
+        let v = validate(text.as_bytes(), None);
+        assert!(
+            !v.findings
+                .iter()
+                .any(|f| f.message.contains("the kernel makes this call")),
+            "{native}: {:?}",
+            lines(&v)
+        );
+    }
 }

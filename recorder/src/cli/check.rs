@@ -1,12 +1,14 @@
 //! `seccomp-recorder check --baseline COMMITTED RECORDED...`: the CI gate; the logic is
 //! [`seccomp_profile::check`].
 //!
-//! Exit codes (see [`run`]): 0 nothing new, 1 something new, 2 any error.
+//! Exit codes (see [`run`]): 0 nothing new, 1 something new, 2 any error, 3 the
+//! baseline allows a call `--policy` never allows.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use seccomp_profile::check::{self, render_text};
+use seccomp_profile::policy::{self, Policy, PolicyError};
 
 use crate::container::runtime::Runtime;
 use crate::exit::{Categorized, Category};
@@ -30,6 +32,11 @@ pub struct CheckArgs {
     /// known runtime's; `none`: only the recordings.
     #[arg(long, value_enum, default_value_t = Runtime::Any, value_name = "RUNTIME")]
     pub runtime: Runtime,
+    /// Also fail (exit 3) when the baseline allows a call this never-allow policy
+    /// forbids: `default` (the shipped list) or a policy file. The recorded reports
+    /// name the process that made each such call.
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<String>,
 }
 
 /// Output formats of `check`.
@@ -38,7 +45,8 @@ pub enum CheckFormat {
     /// Lines for people, in a stable order.
     Text,
     /// `{"ok": bool, "new": [{arch, name, nr, count, first}], "conditional": [...],
-    /// "unused": [names]}`.
+    /// "unused": [names], "policy": {"policy", "violations": [{name, arches, allowed,
+    /// rules, reason, first}]}}` (`policy` with `--policy` only).
     Json,
 }
 
@@ -48,6 +56,9 @@ pub enum CheckError {
     /// The check could not be made.
     #[error(transparent)]
     Check(#[from] check::CheckError),
+    /// The policy is unusable.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// The result could not be serialized (not expected).
     #[error("cannot serialize the result")]
     Json(#[source] serde_json::Error),
@@ -60,6 +71,7 @@ impl Categorized for CheckError {
     fn category(&self) -> Category {
         match self {
             CheckError::Check(e) => e.category(),
+            CheckError::Policy(e) => e.category(),
             CheckError::Json(_) => Category::Internal,
             CheckError::Write(_) => Category::Io,
         }
@@ -69,12 +81,19 @@ impl Categorized for CheckError {
 /// Runs `check`, writing the result to `out`.
 ///
 /// Returns the exit code: 0 when every recorded syscall is allowed, 1 when something
-/// new appeared. Every `Err` means "the check could not be made" and the binary must
-/// exit with 2 for it, whatever [`Categorized::category`] says, so that CI can tell the
-/// three outcomes apart.
+/// new appeared, 3 (over 1) when the baseline violates `--policy`. Every `Err` means
+/// "the check could not be made" and the binary must exit with 2 for it, whatever
+/// [`Categorized::category`] says, so that CI can tell the outcomes apart.
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
     let host = HostFacts::current();
-    let report = check::check_files(&args.baseline, &args.recorded, args.runtime, &host)?;
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    let report = check::check_files(
+        &args.baseline,
+        &args.recorded,
+        args.runtime,
+        policy.as_ref(),
+        &host,
+    )?;
     let text = match args.format {
         CheckFormat::Text => render_text(&report, &args.baseline.display().to_string()),
         CheckFormat::Json => {
@@ -86,5 +105,15 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(CheckError::Write)?;
-    Ok(if report.ok { 0 } else { 1 })
+    let violated = report
+        .policy
+        .as_ref()
+        .is_some_and(|p| !p.violations.is_empty());
+    Ok(if violated {
+        policy::EXIT_CODE
+    } else if report.ok {
+        0
+    } else {
+        1
+    })
 }

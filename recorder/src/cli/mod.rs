@@ -37,7 +37,8 @@ pub enum Cmd {
     /// Look up syscall numbers and names per architecture (like ausyscall).
     Syscalls(syscalls::SyscallsArgs),
     /// CI gate: exit 0 when every recorded syscall is allowed by the committed
-    /// baseline, 1 when something new appears (listed), 2 on error.
+    /// baseline, 1 when something new appears (listed), 2 on error, 3 when the baseline
+    /// allows a call the --policy never allows.
     Check(check::CheckArgs),
     /// Added and removed syscalls per architecture between two profiles (exit 0
     /// identical, 1 different, 2 error).
@@ -45,7 +46,8 @@ pub enum Cmd {
     /// Union of profiles and recordings (allow lists per architecture), deterministic.
     Merge(merge::MergeArgs),
     /// Check profiles: schema errors with their JSON path, unknown syscall names per
-    /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error).
+    /// architecture, duplicate or contradicting rules (exit 0 valid, 1 problems, 2 error,
+    /// 3 a call the --policy never allows is allowed).
     Validate(validate::ValidateArgs),
     /// Write the LOG twin of a profile: the same profile whose denials are
     /// SCMP_ACT_LOG, for an audit run (the kernel logs what it would have denied).
@@ -106,8 +108,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
-/// CI gates (`check`, `validate`, `diff`, `audit-report`) exit 2 on any error: 0 and 1
-/// are answers.
+/// CI gates (`check`, `validate`, `diff`, `audit-report`) exit 2 on any error: 0, 1
+/// and 3 (a policy violation) are answers.
 fn gate<E: std::error::Error + 'static>(result: Result<u8, E>) -> Result<u8, Error> {
     match result {
         Ok(code) => Ok(code),

@@ -798,7 +798,7 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             }
         };
         let json = formats::render(
-            &profile::build(&steady, &options).profile,
+            &seccomp_profile::kernel_calls::add(&profile::build(&steady, &options).profile),
             args.format,
             &format!("{name}-steady"),
         )?;
