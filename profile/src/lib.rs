@@ -10,6 +10,7 @@ pub mod arch;
 pub mod arg_check;
 pub mod args;
 pub mod check;
+pub mod coverage;
 pub mod diff;
 pub mod evidence;
 pub mod exit;

@@ -84,6 +84,9 @@ pub struct PodRecorded {
     pub runtime_type: Option<String>,
     /// The CRI runtime that answered and its socket.
     pub cri: String,
+    /// The workload the node agent merges this recording into (replicas share it).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workload: Option<String>,
 }
 
 /// A recorded syscall with its first use.

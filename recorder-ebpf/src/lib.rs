@@ -32,12 +32,43 @@ pub const fn cgroup_bucket(id: u64, probe: u32) -> u32 {
 /// Distinct cgroup levels that can hold recorded cgroups at the same time.
 pub const MAX_LEVELS: usize = 8;
 
+/// [`CgroupEntry::slot`] values from this one up (below [`SLOT_NONE`]) mark a watched
+/// cgroup, not a recording: `SLOT_WATCH_BASE + depth`. A task below it whose cgroup
+/// `depth` levels down has no recording yet gets one on its first syscall, from the
+/// [`pins::SPARE`] slots user space (the node agent) prepared, noted in
+/// [`pins::CLAIMS`]: nothing a new container runs escapes the recording.
+pub const SLOT_WATCH_BASE: u32 = 0xFFFF_FF00;
+/// Deepest level below a watched cgroup at which the program claims cgroups.
+pub const MAX_WATCH_DEPTH: u32 = 4;
+/// Cgroups the program can have claimed at once (live and ignored ones).
+pub const MAX_CLAIMS: u32 = 4096;
+
+/// The [`CgroupEntry::slot`] of a watch that claims cgroups `depth` levels down.
+#[inline(always)]
+pub const fn watch_slot(depth: u32) -> u32 {
+    SLOT_WATCH_BASE + depth
+}
+
+/// The claim depth of a [`CgroupEntry::slot`] that marks a watch (`None`: a recording).
+#[inline(always)]
+pub const fn watch_depth(slot: u32) -> Option<u32> {
+    if slot >= SLOT_WATCH_BASE && slot - SLOT_WATCH_BASE <= MAX_WATCH_DEPTH {
+        Some(slot - SLOT_WATCH_BASE)
+    } else {
+        None
+    }
+}
+
 /// Slot state: free.
 pub const SLOT_FREE: u32 = 0;
 /// Slot state: registered, waiting for the start trigger (see [`StartMode`] values).
 pub const SLOT_ARMED: u32 = 1;
 /// Slot state: counting.
 pub const SLOT_RECORDING: u32 = 2;
+/// Slot state of a watch (user space bookkeeping: the program finds a watch by its
+/// [`CgroupEntry::slot`] marker, never by this slot): holds the watched cgroup's id and
+/// level, so that the level is in [`Config::levels`].
+pub const SLOT_WATCHING: u32 = 3;
 
 /// Start counting as soon as the cgroup is registered.
 pub const START_NOW: u32 = 0;
@@ -130,6 +161,11 @@ pub struct SlotState {
     /// Set by the program when an argument value could not be stored (the `ARGS` map
     /// was full): the recording's argument values are incomplete.
     pub args_lost: u32,
+    /// Non-zero: the slot belongs to the node agent (a spare or a claim); only an agent
+    /// finishes or releases it (gc leaves it alone, a restarted agent adopts it).
+    pub agent: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
 }
 
 /// Syscalls per ABI whose arguments can be recorded.
@@ -257,9 +293,16 @@ pub mod pins {
     pub const EPOCH: &str = "EPOCH";
     /// Per-CPU [`super::TaskCache`].
     pub const TASK_CACHE: &str = "TASK_CACHE";
+    /// Queue of slots the agent prepared for the program's claims.
+    pub const SPARE: &str = "SPARE";
+    /// Cgroups claimed below a watch: cgroup id → slot ([`super::SLOT_NONE`]: ignored).
+    pub const CLAIMS: &str = "CLAIMS";
+    /// One counter: claims that found no spare slot (those calls were not counted).
+    pub const MISSED: &str = "MISSED";
     /// Every map, in pinning order.
-    pub const MAPS: [&str; 9] = [
-        CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW, ARGS, EPOCH, TASK_CACHE,
+    pub const MAPS: [&str; 12] = [
+        CONFIG, CGROUPS, SLOTS, COUNTS, FIRST_USE, OVERFLOW, ARGS, EPOCH, TASK_CACHE, SPARE,
+        CLAIMS, MISSED,
     ];
 }
 

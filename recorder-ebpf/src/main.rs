@@ -23,15 +23,15 @@ mod program {
             generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task_btf},
         },
         macros::{map, raw_tracepoint},
-        maps::{Array, HashMap, PerCpuArray},
+        maps::{Array, HashMap, PerCpuArray, Queue},
         programs::RawTracePointContext,
     };
     use recorder_ebpf::{
-        cgroup_bucket, counter_row, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey,
-        SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE, CGROUP_BUCKETS,
-        CGROUP_PROBES, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES,
-        MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING,
-        START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse,
+        FirstUseKey, SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE,
+        CGROUP_BUCKETS, CGROUP_PROBES, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS,
+        MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE,
+        SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -123,6 +123,16 @@ mod program {
     #[map(name = "TASK_CACHE")]
     static TASK_CACHE: PerCpuArray<TaskCache> = PerCpuArray::with_max_entries(1, 0);
 
+    /// Slots the agent prepared (armed, counters zero) for the program's claims.
+    #[map(name = "SPARE")]
+    static SPARE: Queue<u32> = Queue::with_max_entries(MAX_RECORDINGS, 0);
+    /// Cgroups claimed below a watch: cgroup id → slot (`SLOT_NONE`: the agent ignores it).
+    #[map(name = "CLAIMS")]
+    static CLAIMS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_CLAIMS, 0);
+    /// Claims that found no spare slot.
+    #[map(name = "MISSED")]
+    static MISSED: Array<u64> = Array::with_max_entries(1, 0);
+
     #[inline(always)]
     fn global<T: Copy>(v: &'static T) -> T {
         // SAFETY: reading a .rodata global; volatile keeps the compiler from folding
@@ -197,6 +207,51 @@ mod program {
         0
     }
 
+    /// The slot of the cgroup `child_level` of the current task, found below a watched
+    /// cgroup: its claim, or a spare slot claimed now (its first syscall there). The
+    /// slot comes armed (start at the runtime's filter load or exec), as for the hook.
+    #[inline(never)]
+    fn claim(child_level: u32) -> u32 {
+        // SAFETY: plain helper call.
+        let cid = unsafe { bpf_get_current_ancestor_cgroup_id(child_level as i32) };
+        if cid == 0 {
+            return SLOT_NONE;
+        }
+        // SAFETY: a value read out of the map at once.
+        if let Some(s) = unsafe { CLAIMS.get(&cid) } {
+            return *s;
+        }
+        let Ok(Some(slot)) = SPARE.pop() else {
+            if let Some(p) = MISSED.get_ptr_mut(0) {
+                // SAFETY: aligned u64 inside the map value.
+                unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1) };
+            }
+            return SLOT_NONE;
+        };
+        if slot >= MAX_RECORDINGS {
+            return SLOT_NONE;
+        }
+        if CLAIMS.insert(&cid, &slot, BPF_NOEXIST as u64).is_err() {
+            // Claimed on another CPU meanwhile (or the table is full): give the spare
+            // back and use theirs.
+            let _ = SPARE.push(&slot, 0);
+            // SAFETY: as above.
+            return match unsafe { CLAIMS.get(&cid) } {
+                Some(s) => *s,
+                None => SLOT_NONE,
+            };
+        }
+        if let Some(st) = SLOTS.get_ptr_mut(slot) {
+            // SAFETY: pointer into a map value; only this claim writes these fields
+            // before user space reads the claim.
+            unsafe {
+                (*st).cgroup_id = cid;
+                (*st).level = child_level;
+            }
+        }
+        slot
+    }
+
     /// The slot of the deepest recorded cgroup that contains the current task.
     #[inline(always)]
     fn find_slot(cfg: &Config) -> Option<u32> {
@@ -215,7 +270,15 @@ mod program {
                 while probe < CGROUP_PROBES {
                     let bucket = cgroup_bucket(id, probe);
                     match CGROUPS.get(bucket) {
-                        Some(e) if e.cgroup_id == id => return Some(e.slot),
+                        Some(e) if e.cgroup_id == id => {
+                            return match watch_depth(e.slot) {
+                                None => Some(e.slot),
+                                Some(depth) => match claim(level + depth) {
+                                    SLOT_NONE => None,
+                                    s => Some(s),
+                                },
+                            };
+                        }
                         Some(e) if e.cgroup_id == 0 => break,
                         Some(_) => {}
                         None => break,

@@ -2,6 +2,7 @@
 //! each maps to. A command's error type joins here with `#[from]`, so that `?` in
 //! [`crate::cli::run`] only compiles for an error that has a category.
 
+use crate::cli::agent::AgentCliError;
 use crate::cli::audit::AuditError;
 use crate::cli::enforce::EnforceError;
 use crate::cli::label::LabelError;
@@ -48,6 +49,9 @@ pub enum Error {
     /// `gc`: finishing recordings.
     #[error(transparent)]
     Finish(#[from] FinishError),
+    /// `agent`.
+    #[error(transparent)]
+    Agent(#[from] AgentCliError),
 }
 
 impl Categorized for Error {
@@ -63,6 +67,7 @@ impl Categorized for Error {
             Error::Install(e) => e.category(),
             Error::Tracer(e) => e.category(),
             Error::Finish(e) => e.category(),
+            Error::Agent(e) => e.category(),
         }
     }
 }

@@ -21,5 +21,5 @@ pub mod text;
 // Moved to the pure crate; re-exported so `crate::profile::...` and
 // `seccomp_recorder::profile::...` paths keep working.
 pub use seccomp_profile::{
-    arg_check, evidence, exit, formats, profile, profile_file, report, syscalls,
+    arg_check, coverage, evidence, exit, formats, profile, profile_file, report, syscalls,
 };

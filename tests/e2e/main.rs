@@ -9,6 +9,7 @@
 
 mod common;
 
+mod agent;
 mod args;
 mod attach;
 mod audit;

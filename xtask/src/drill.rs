@@ -16,7 +16,7 @@ struct Drill {
     run: fn() -> Result<()>,
 }
 
-const DRILLS: [Drill; 3] = [
+const DRILLS: [Drill; 4] = [
     Drill {
         name: "load",
         about: "tests/load.rs with 64 containers recorded at once (own marker each, exact) and 1,000 sequential recordings (root, podman)",
@@ -26,6 +26,11 @@ const DRILLS: [Drill; 3] = [
         name: "fuzz",
         about: "tests/e2e/hostile/ with PROPTEST_CASES=20000 (the suite runs 256): every parser of hostile input, no root needed",
         run: fuzz,
+    },
+    Drill {
+        name: "agent",
+        about: "the node agent with 110 pods started at once through a private containerd's CRI (the kubelet's maximum), each recorded exactly (root, containerd)",
+        run: agent,
     },
     Drill {
         name: "tails",
@@ -133,6 +138,26 @@ fn tails() -> Result<()> {
         bail!("measure-tails.sh failed with {status}");
     }
     println!("drill tails: done (docs/runtime-tails.md lists what the tails should be)");
+    Ok(())
+}
+
+fn agent() -> Result<()> {
+    crate::setup()?;
+    let state = crate::IsolatedState::new("drill");
+    let label = "SR_AGENT_PODS=110 cargo test -p seccomp-recorder --test e2e agent::many_pods -- --nocapture";
+    let status = timed(
+        label,
+        state
+            .apply(&mut e2e("agent::many_pods"))
+            .arg("--")
+            .arg("--nocapture")
+            .env("SR_AGENT_PODS", "110"),
+        |_| {},
+    );
+    state.cleanup(&root().join("target/debug/seccomp-recorder"));
+    if !status?.success() {
+        bail!("the agent drill failed");
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand (its arguments and what it prints),
 //! and [`run`], which dispatches a parsed command line.
 
+pub mod agent;
 pub mod audit;
 pub mod check;
 pub mod diff;
@@ -67,6 +68,10 @@ pub enum Cmd {
     Gc,
     /// Remove the pinned eBPF program and maps when no recording is active.
     Unload,
+    /// Node agent: record every container of the pods annotated
+    /// `seccomp-recorder.io/record: "true"` from its first syscall, through the node's
+    /// CRI, and merge the recordings of each workload (run it as a DaemonSet).
+    Agent(agent::AgentArgs),
 }
 
 /// Runs a parsed command line: the exit code of an answer, or the error.
@@ -105,6 +110,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Cmd::Gc => gc::gc(),
         Cmd::Unload => gc::unload(),
+        Cmd::Agent(args) => {
+            agent::run(&args)?;
+            Ok(0)
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub fn collect_garbage(
         let gone = match st.kind {
             Kind::Container => container_gone(&st),
             Kind::Command | Kind::Attached => !st.owner_pid.is_some_and(state::process_alive),
+            // The agent finishes its own, a restarted one too.
+            Kind::Agent => false,
         };
         if !gone {
             known_cgroups.push(st.cgroup_id);
@@ -89,6 +91,10 @@ pub fn collect_garbage(
     // run): nobody will ever read them. States being finished right now are known too.
     known_cgroups.extend(store.finishing_states().iter().map(|s| s.cgroup_id));
     for (slot, st) in tracer.active()? {
+        // The node agent's watches, spares and claims: only an agent releases them.
+        if st.agent != 0 {
+            continue;
+        }
         if known_cgroups.contains(&st.cgroup_id) || store_has_cgroup(store, st.cgroup_id) {
             continue;
         }

@@ -597,6 +597,7 @@ fn pod_target(cg: &Cgroup2, selection: &PodSelection) -> Result<AttachTarget, Re
             runtime_handler: pod.handler().to_owned(),
             runtime_type,
             cri: format!("{} at {}", selection.runtime, selection.endpoint),
+            workload: None,
         }),
     })
 }

@@ -55,6 +55,9 @@ pub enum Kind {
     /// A `record --cgroup/--container` run on a cgroup it did not create: finished by
     /// its own process, or by gc once it died (the cgroup itself is never touched).
     Attached,
+    /// A container the node agent records: finished by the agent (a restarted agent
+    /// adopts it; gc leaves it alone).
+    Agent,
 }
 
 /// The state of one recording.
@@ -101,6 +104,9 @@ pub struct RecordingState {
     /// Argument values of the tracked syscalls are recorded too.
     #[serde(default)]
     pub record_args: bool,
+    /// The pod and container (recordings of the node agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<crate::report::PodRecorded>,
 }
 
 impl RecordingState {
@@ -125,6 +131,7 @@ impl RecordingState {
             runtime: None,
             runtime_signal: None,
             record_args: false,
+            pod: None,
         }
     }
 }

@@ -294,9 +294,30 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         self.started_in
     }
 
+    /// Creates the kubelet's QoS cgroups (`kubepods/besteffort`) in every hierarchy,
+    /// as a kubelet does when it starts: the node agent watches them. Removed with the
+    /// env (when empty).
+    pub fn ensure_qos_cgroups(&self) {
+        for m in cgroup_mounts() {
+            let _ = fs::create_dir_all(m.join(QOS_PARENT));
+        }
+    }
+
     /// Creates a pod sandbox like the kubelet does (host network, cgroupfs-shaped
     /// parent, kubelet labels). It is stopped and removed when dropped.
     pub fn run_pod(&self, name: &str, namespace: &str) -> Pod {
+        self.run_pod_with(name, namespace, &[], &[])
+    }
+
+    /// [`run_pod`](Self::run_pod) with the pod's own labels and annotations (the
+    /// kubelet passes both to the sandbox).
+    pub fn run_pod_with(
+        &self,
+        name: &str,
+        namespace: &str,
+        pod_labels: &[(&str, &str)],
+        annotations: &[(&str, &str)],
+    ) -> Pod {
         let seq = POD_SEQ.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -309,7 +330,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             (nanos >> 12) & 0xfff,
             nanos & 0xffff_ffff_ffff
         );
-        let labels = HashMap::from([
+        let mut labels = HashMap::from([
             ("io.kubernetes.pod.name".to_owned(), name.to_owned()),
             (
                 "io.kubernetes.pod.namespace".to_owned(),
@@ -317,6 +338,15 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             ),
             ("io.kubernetes.pod.uid".to_owned(), uid.clone()),
         ]);
+        labels.extend(
+            pod_labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let annotations: HashMap<String, String> = annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let log_dir = self.dir.join("logs").join(&uid);
         fs::create_dir_all(&log_dir).expect("pod log dir");
         let config = api::PodSandboxConfig {
@@ -328,6 +358,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             }),
             log_directory: log_dir.display().to_string(),
             labels,
+            annotations,
             linux: Some(api::LinuxPodSandboxConfig {
                 cgroup_parent: format!("/{QOS_PARENT}/pod{uid}"),
                 security_context: Some(api::LinuxSandboxSecurityContext {
@@ -659,8 +690,9 @@ impl Drop for Pod {
 }
 
 /// Removes the pod-level cgroups this harness made (`pod<UID_PREFIX>…`, or only
-/// `uid`'s) in every hierarchy, then the QoS levels if they are empty. A pod cgroup
-/// that still has processes is left alone.
+/// `uid`'s) in every hierarchy; with all of them (the env's teardown) the QoS levels
+/// too, if they are empty (a kubelet keeps them while it runs). A pod cgroup that
+/// still has processes is left alone.
 fn remove_pod_cgroups(uid: Option<&str>) {
     for m in cgroup_mounts() {
         let qos = m.join(QOS_PARENT);
@@ -679,8 +711,10 @@ fn remove_pod_cgroups(uid: Option<&str>) {
                 }
             }
         }
-        let _ = fs::remove_dir(&qos);
-        let _ = fs::remove_dir(m.join("kubepods"));
+        if uid.is_none() {
+            let _ = fs::remove_dir(&qos);
+            let _ = fs::remove_dir(m.join("kubepods"));
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod endpoint;
 pub mod select;
+pub mod workload;
 
 use std::error::Error as _;
 use std::future::Future;

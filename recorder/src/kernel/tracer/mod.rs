@@ -15,6 +15,7 @@ mod privilege;
 mod slots;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use abi::{HostAbis, StartMode};
 use bpffs::ensure_bpffs;
@@ -24,7 +25,8 @@ use loader::load_and_pin;
 pub use lock::{StateLock, LOCK_WAIT};
 pub use privilege::require_root;
 pub use slots::{config_for, monotonic_ns};
-use slots::{first_call, slot_used};
+use slots::{first_call, members_of, slot_used};
+pub use watch::Claim;
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -32,7 +34,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, MapError};
+use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, MapError, Queue};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{ProgramError, RawTracePoint};
 use aya::{EbpfError, EbpfLoader};
@@ -40,7 +42,7 @@ use recorder_ebpf::{
     cgroup_bucket, counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey,
     SlotState, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_PROBES, CGROUP_TOMBSTONE,
     EPOCH_USER, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING,
-    START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
+    SLOT_WATCHING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
 use crate::exit::{Categorized, Category};
@@ -128,6 +130,9 @@ pub enum TracerError {
     /// The cgroup is already being recorded.
     #[error("cgroup {0} is already being recorded")]
     AlreadyRecorded(u64),
+    /// A watch depth out of range.
+    #[error("a watch claims cgroups 1 to {max} levels below it, not {0}", max = recorder_ebpf::MAX_WATCH_DEPTH)]
+    WatchDepth(u32),
     /// The cgroup lies inside, or contains, a cgroup already being recorded: a process
     /// counts in one recording only, so one of the two would silently miss calls.
     #[error("{} {} (cgroup id {other}): nested recordings are not supported, since a process counts in one recording only; stop the other recording, or record the pod and the container one after the other", .dir.display(), match .relation { Overlap::Inside(_) => "lies inside a cgroup that is already being recorded", Overlap::Contains(_) => "contains a cgroup that is already being recorded" })]
@@ -248,6 +253,9 @@ pub struct Tracer {
     overflow: BpfHashMap<MapData, FirstUseKey, u64>,
     arg_values: BpfHashMap<MapData, ArgKey, u64>,
     epoch: Array<MapData, u64>,
+    spare: Queue<MapData, u32>,
+    claims: BpfHashMap<MapData, u64, u32>,
+    missed: Array<MapData, u64>,
 }
 
 /// One counted syscall of a recording.
@@ -321,6 +329,9 @@ impl Tracer {
             overflow: open_map(&dir, pins::OVERFLOW)?,
             arg_values: open_map(&dir, pins::ARGS)?,
             epoch: open_map(&dir, pins::EPOCH)?,
+            spare: open_map(&dir, pins::SPARE)?,
+            claims: open_map(&dir, pins::CLAIMS)?,
+            missed: open_map(&dir, pins::MISSED)?,
             dir,
         })
     }
@@ -363,7 +374,13 @@ impl Tracer {
         if active.iter().any(|(_, s)| s.cgroup_id == cgroup.0) {
             return Err(TracerError::AlreadyRecorded(cgroup.0));
         }
-        let recorded: Vec<u64> = active.iter().map(|(_, s)| s.cgroup_id).collect();
+        // Watches and the agent's spares are no recordings: a task below a watch counts
+        // in a recording made below it (the deeper entry is found first).
+        let recorded: Vec<u64> = active
+            .iter()
+            .filter(|(_, s)| s.state != SLOT_WATCHING && s.cgroup_id != 0)
+            .map(|(_, s)| s.cgroup_id)
+            .collect();
         if let Some(relation) = overlap(dir, level, &recorded) {
             let (Overlap::Inside(other) | Overlap::Contains(other)) = relation;
             return Err(TracerError::Overlaps {
@@ -375,10 +392,11 @@ impl Tracer {
         let slot = (0..MAX_RECORDINGS)
             .find(|s| !active.iter().any(|(a, _)| a == s))
             .ok_or(TracerError::NoFreeSlot)?;
-        let mut members: Vec<(u32, u32)> = active.iter().map(|(n, s)| (*n, s.level)).collect();
-        members.push((slot, level));
+        let mut members = members_of(&active);
+        members.push((slot, Some(level)));
         let config = config_for(&members)?;
-        let bucket = self.free_bucket(cgroup.0)?;
+        // Table full or the id already there: before anything is written.
+        self.free_bucket(cgroup.0)?;
         // The config (slot bit, level) goes first: a crash after it leaves a bit whose
         // slot is free, which `active` ignores; never a used slot nobody can find.
         self.config
@@ -407,32 +425,19 @@ impl Tracer {
             filtered_only: 0,
             record_args: u32::from(record_args),
             args_lost: 0,
+            agent: 0,
+            _pad: 0,
         };
         // Values a crashed earlier user of this slot left behind.
         self.forget_arg_values(slot);
         self.slots
             .set(slot, state, 0)
             .map_err(map_err("cannot write slot state"))?;
-        // Two steps so that the program never sees the new id with a stale slot.
-        let mut entry = CgroupEntry {
-            cgroup_id: 0,
+        self.put_entry(CgroupEntry {
+            cgroup_id: cgroup.0,
             slot,
             level,
-        };
-        let current = self
-            .cgroups
-            .get(&bucket, 0)
-            .map_err(map_err("cannot read cgroup table"))?;
-        if current.cgroup_id == CGROUP_TOMBSTONE {
-            entry.cgroup_id = CGROUP_TOMBSTONE;
-        }
-        self.cgroups
-            .set(bucket, entry, 0)
-            .map_err(map_err("cannot write cgroup table"))?;
-        entry.cgroup_id = cgroup.0;
-        self.cgroups
-            .set(bucket, entry, 0)
-            .map_err(map_err("cannot write cgroup table"))?;
+        })?;
         self.attach()?;
         tracing::debug!(
             slot,
@@ -580,42 +585,14 @@ impl Tracer {
         let _lock = StateLock::acquire(&self.paths.run_dir)?;
         let st = self.slot_in_use(slot, owner)?;
         // Remove the cgroup from the table (tombstone keeps probe chains intact).
-        for probe in 0..CGROUP_PROBES {
-            let b = cgroup_bucket(st.cgroup_id, probe);
-            let e = self
-                .cgroups
-                .get(&b, 0)
-                .map_err(map_err("cannot read cgroup table"))?;
-            if e.cgroup_id == st.cgroup_id {
-                let next_empty = probe + 1 >= CGROUP_PROBES || {
-                    let n = cgroup_bucket(st.cgroup_id, probe + 1);
-                    self.cgroups
-                        .get(&n, 0)
-                        .map(|x| x.cgroup_id == 0)
-                        .unwrap_or(false)
-                };
-                let gone = CgroupEntry {
-                    cgroup_id: if next_empty { 0 } else { CGROUP_TOMBSTONE },
-                    slot: 0,
-                    level: 0,
-                };
-                self.cgroups
-                    .set(b, gone, 0)
-                    .map_err(map_err("cannot write cgroup table"))?;
-                break;
-            }
-            if e.cgroup_id == 0 {
-                break;
-            }
-        }
+        self.remove_entry(st.cgroup_id)?;
         let remaining: Vec<(u32, SlotState)> = self
             .active()?
             .into_iter()
             .filter(|(s, _)| *s != slot)
             .collect();
-        let members: Vec<(u32, u32)> = remaining.iter().map(|(n, s)| (*n, s.level)).collect();
         self.config
-            .set(0, config_for(&members)?, 0)
+            .set(0, config_for(&members_of(&remaining))?, 0)
             .map_err(map_err("cannot write config"))?;
         // Every CPU's task cache may still name this slot.
         self.bump_epoch()?;

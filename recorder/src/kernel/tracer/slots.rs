@@ -10,10 +10,10 @@ pub(super) fn slot_used(config: &Config, slot: u32) -> bool {
         .is_some_and(|w| w & (1u64 << bit) != 0)
 }
 
-/// The program's configuration for the active recordings, given as (slot, cgroup
-/// level) pairs (pure).
-pub fn config_for(members: &[(u32, u32)]) -> Result<Config, TracerError> {
-    let levels: Vec<u32> = members.iter().map(|(_, l)| *l).collect();
+/// The program's configuration for the slots in use, given as (slot, cgroup level)
+/// pairs; a slot without a cgroup yet (a spare of the agent) has no level (pure).
+pub fn config_for(members: &[(u32, Option<u32>)]) -> Result<Config, TracerError> {
+    let levels: Vec<u32> = members.iter().filter_map(|(_, l)| *l).collect();
     let mut config = config_for_levels(&levels)?;
     for (slot, _) in members {
         if let Some(w) = config.used.get_mut((*slot / 64) as usize) {
@@ -37,6 +37,15 @@ pub fn config_for_levels(levels: &[u32]) -> Result<Config, TracerError> {
     }
     config.level_count = distinct.len() as u32;
     Ok(config)
+}
+
+/// The (slot, level) members of [`config_for`] for these slots in use: a slot whose
+/// cgroup is not known yet (cgroup id 0: a spare) adds no level.
+pub(super) fn members_of(active: &[(u32, SlotState)]) -> Vec<(u32, Option<u32>)> {
+    active
+        .iter()
+        .map(|(n, s)| (*n, (s.cgroup_id != 0).then_some(s.level)))
+        .collect()
 }
 
 pub(super) fn first_call(f: &FirstUse, started_ns: u64) -> FirstCall {

@@ -19,7 +19,7 @@ fn levels_are_deepest_first_and_bounded() {
 
 #[test]
 fn used_slots_are_a_bitmap() {
-    let c = config_for(&[(0, 2), (65, 2), (255, 3)]).expect("config");
+    let c = config_for(&[(0, Some(2)), (65, Some(2)), (255, Some(3)), (7, None)]).expect("config");
     assert!(slot_used(&c, 0) && slot_used(&c, 65) && slot_used(&c, 255));
     assert!(!slot_used(&c, 1) && !slot_used(&c, 64));
     assert_eq!(c.level_count, 2);

@@ -1,0 +1,215 @@
+//! What the agent writes: one recording per container run (its report, with the pod),
+//! and per workload and container name the profile merged from every recording of it,
+//! with the coverage of each call, laid out like the kubelet's seccomp root.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::container::runtime::Runtime;
+use crate::coverage::{self, Coverage};
+use crate::formats::{self, Format, FormatError};
+use crate::fs::atomic::{write_atomic, WriteError};
+use crate::profile::{DefaultErrno, ProfileOptions};
+use crate::report::{PodRecorded, Report};
+use crate::session::finish::{self, Assembly};
+use crate::syscalls::Arch;
+
+/// Why a recording or profile could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A directory could not be made or read.
+    #[error("cannot use {}", .path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The profile cannot be rendered in the asked format.
+    #[error("cannot render the profile")]
+    Format(#[from] FormatError),
+    /// JSON could not be written.
+    #[error("cannot serialize")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Where one workload's container files go below the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Namespace.
+    pub namespace: String,
+    /// Workload.
+    pub workload: String,
+    /// Container name.
+    pub container: String,
+}
+
+impl Place {
+    /// The place of a recorded pod container (names already checked as path-safe).
+    pub fn of(pod: &PodRecorded) -> Place {
+        Place {
+            namespace: pod.namespace.clone(),
+            workload: pod.workload.clone().unwrap_or_else(|| pod.name.clone()),
+            container: pod.containers.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// `recordings/<ns>/<workload>/<container>/`.
+    pub fn recordings(&self, out: &Path) -> PathBuf {
+        out.join("recordings")
+            .join(&self.namespace)
+            .join(&self.workload)
+            .join(&self.container)
+    }
+
+    /// `profiles/<ns>/<workload>/<container>.json` (relative to the kubelet's seccomp
+    /// root when `out` is that root).
+    pub fn profile(&self, out: &Path) -> PathBuf {
+        out.join("profiles")
+            .join(&self.namespace)
+            .join(&self.workload)
+            .join(format!("{}.json", self.container))
+    }
+
+    /// The coverage file next to the profile.
+    pub fn coverage(&self, out: &Path) -> PathBuf {
+        self.profile(out).with_extension("coverage.json")
+    }
+}
+
+/// How profiles are written.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileStyle {
+    /// The format.
+    pub format: Format,
+    /// Errno of denied calls.
+    pub errno: DefaultErrno,
+    /// The host's native architecture.
+    pub native: Arch,
+}
+
+fn mkdirs(dir: &Path) -> Result<(), OutputError> {
+    fs::create_dir_all(dir).map_err(|source| OutputError::Dir {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
+/// Writes one container run's recording (`<container id>.json`), then the merged
+/// profile and coverage of its workload and container name. Returns the profile path.
+pub fn write_recording(
+    out: &Path,
+    container_id: &str,
+    report: &Report,
+    style: ProfileStyle,
+) -> Result<PathBuf, OutputError> {
+    let pod = report.pod.clone().unwrap_or_else(|| PodRecorded {
+        name: String::new(),
+        namespace: String::new(),
+        uid: String::new(),
+        containers: Vec::new(),
+        whole_pod: false,
+        runtime_handler: String::new(),
+        runtime_type: None,
+        cri: String::new(),
+        workload: None,
+    });
+    let place = Place::of(&pod);
+    let dir = place.recordings(out);
+    mkdirs(&dir)?;
+    write_atomic(
+        &dir.join(format!("{container_id}.json")),
+        finish::json_line(report)?.as_bytes(),
+    )?;
+    merge_place(out, &place, style)
+}
+
+/// Merges every recording of `place` into its profile and coverage file.
+pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<PathBuf, OutputError> {
+    let dir = place.recordings(out);
+    let mut recordings = Vec::new();
+    let entries = fs::read_dir(&dir).map_err(|source| OutputError::Dir {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        // A file that cannot be read is left out of the merge, with a warning (it was
+        // written atomically by us: only a hand edit can break it).
+        let report: Report = match fs::read_to_string(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(file = %f.display(), error = %e, "recording left out of the merge");
+                continue;
+            }
+        };
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        recordings.push((name, coverage::calls_of(&report)));
+    }
+    let (union, cov): (_, Coverage) = coverage::merge_recordings(&recordings);
+    let assembled = finish::assemble(
+        &union,
+        &Assembly {
+            options: ProfileOptions {
+                errno: style.errno,
+                native: style.native,
+            },
+            args: None,
+            base: None,
+            // Every known runtime's start-up tail: replicas may land on nodes with
+            // another runtime.
+            runtime: Runtime::Any,
+        },
+    );
+    let name = format!("{}-{}", place.workload, place.container);
+    let json = formats::render(&assembled.profile, style.format, &name)?;
+    let profile = place.profile(out);
+    if let Some(parent) = profile.parent() {
+        mkdirs(parent)?;
+    }
+    write_atomic(&profile, json.as_bytes())?;
+    write_atomic(&place.coverage(out), finish::json_line(&cov)?.as_bytes())?;
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_follow_the_kubelet_layout() {
+        let p = Place {
+            namespace: "shop".into(),
+            workload: "api".into(),
+            container: "app".into(),
+        };
+        let out = Path::new("/var/lib/kubelet/seccomp");
+        assert_eq!(
+            p.profile(out),
+            Path::new("/var/lib/kubelet/seccomp/profiles/shop/api/app.json")
+        );
+        assert_eq!(
+            p.coverage(out),
+            Path::new("/var/lib/kubelet/seccomp/profiles/shop/api/app.coverage.json")
+        );
+        assert_eq!(
+            p.recordings(out),
+            Path::new("/var/lib/kubelet/seccomp/recordings/shop/api/app")
+        );
+    }
+}

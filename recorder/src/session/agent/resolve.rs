@@ -1,0 +1,146 @@
+//! Who a claimed cgroup is: the cgroup's directory below a watch, the container id in
+//! its name, and what the CRI says of the container and its pod.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::container::cri::{api, select, workload, CriClient, CriError};
+use crate::report::PodRecorded;
+
+/// What the agent does with a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Record it: a container of a selected pod.
+    Record {
+        /// The container id.
+        container_id: String,
+        /// The pod and container, for the report and the output path.
+        pod: Box<PodRecorded>,
+    },
+    /// Not a container of a selected pod (a sandbox, an unselected pod, not a
+    /// container's cgroup at all).
+    Ignore(String),
+    /// The CRI does not know the container yet (it is being created): ask again.
+    NotYet,
+}
+
+/// The directory of cgroup `id` at `depth` levels below one of `watched` (`None` when
+/// no such directory exists: the cgroup is gone).
+pub fn find_dir(watched: &[(PathBuf, u32)], id: u64) -> Option<PathBuf> {
+    fn walk(dir: &Path, left: u32, id: u64) -> Option<PathBuf> {
+        let entries = fs::read_dir(dir).ok()?;
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let p = e.path();
+            if left == 1 {
+                if e.metadata().is_ok_and(|m| m.ino() == id) {
+                    return Some(p);
+                }
+            } else if let Some(found) = walk(&p, left - 1, id) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    watched
+        .iter()
+        .find_map(|(dir, depth)| walk(dir, *depth, id))
+}
+
+/// Asks the CRI about the container whose cgroup is `dir`. `sandboxes` are the pod
+/// sandbox ids the CRI lists (a sandbox's own cgroup is never recorded).
+pub fn decide(client: &CriClient, dir: &Path, sandboxes: &[String]) -> Result<Decision, CriError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(id) = workload::container_id_of(&name) else {
+        return Ok(Decision::Ignore(format!(
+            "{name} is not a container's cgroup"
+        )));
+    };
+    if sandboxes.iter().any(|s| s == id) {
+        return Ok(Decision::Ignore(format!("{id} is a pod sandbox")));
+    }
+    let mut rs = client.runtime_service();
+    let listed = client
+        .block_on(rs.list_containers(api::ListContainersRequest {
+            filter: Some(api::ContainerFilter {
+                id: id.to_owned(),
+                ..Default::default()
+            }),
+        }))
+        .map_err(|s| CriError::Call {
+            call: "ListContainers",
+            endpoint: client.endpoint.clone(),
+            detail: s.message().to_owned(),
+            not_found: false,
+        })?
+        .into_inner()
+        .containers;
+    let Some(container) = listed.into_iter().find(|c| c.id == id) else {
+        return Ok(Decision::NotYet);
+    };
+    let status = client
+        .block_on(rs.pod_sandbox_status(api::PodSandboxStatusRequest {
+            pod_sandbox_id: container.pod_sandbox_id.clone(),
+            verbose: false,
+        }))
+        .map_err(|s| CriError::Call {
+            call: "PodSandboxStatus",
+            endpoint: client.endpoint.clone(),
+            detail: s.message().to_owned(),
+            not_found: s.code() == tonic::Code::NotFound,
+        })?
+        .into_inner()
+        .status
+        .unwrap_or_default();
+    if !workload::selected(&status.annotations) {
+        return Ok(Decision::Ignore(format!("{id}: its pod is not selected")));
+    }
+    let pod = select::PodRef::from(&api::PodSandbox {
+        id: status.id.clone(),
+        metadata: status.metadata.clone(),
+        state: status.state,
+        labels: status.labels.clone(),
+        runtime_handler: status.runtime_handler.clone(),
+        ..Default::default()
+    });
+    let container_ref = select::ContainerRef::from(&container);
+    let workload_name = workload::workload(&pod.name, &status.labels, &status.annotations);
+    for (what, v) in [
+        ("namespace", pod.namespace.as_str()),
+        ("workload", workload_name.as_str()),
+        ("container", container_ref.name.as_str()),
+    ] {
+        if let Err(e) = workload::path_name(what, v) {
+            return Ok(Decision::Ignore(format!("{id}: {e}")));
+        }
+    }
+    let runtime_type = client
+        .container_status(id)
+        .ok()
+        .and_then(|s| select::info_runtime(&s.info));
+    Ok(Decision::Record {
+        container_id: id.to_owned(),
+        pod: Box::new(PodRecorded {
+            name: pod.name.clone(),
+            namespace: pod.namespace.clone(),
+            uid: pod.uid.clone(),
+            containers: vec![container_ref.name],
+            whole_pod: false,
+            runtime_handler: pod.handler().to_owned(),
+            runtime_type,
+            cri: format!("{} at {}", client.runtime, client.endpoint),
+            workload: Some(workload_name),
+        }),
+    })
+}
+
+/// The pod sandbox ids the CRI lists.
+pub fn sandbox_ids(client: &CriClient) -> Result<Vec<String>, CriError> {
+    Ok(client.pods()?.into_iter().map(|p| p.id).collect())
+}
