@@ -457,7 +457,7 @@ fn many_pods_started_at_once_are_each_recorded_exactly() {
         );
     }
     let out = tempfile::tempdir().expect("tempdir");
-    let agent = AgentProc::start(env, out.path());
+    let mut agent = AgentProc::start(env, out.path());
     let t0 = Instant::now();
     // Started from 8 threads at once, as a kubelet starts pods in parallel.
     let pods: Vec<_> = std::thread::scope(|s| {
@@ -499,7 +499,20 @@ fn many_pods_started_at_once_are_each_recorded_exactly() {
         let profile = out
             .path()
             .join(format!("profiles/load/scale-{i}/marker.json"));
-        wait_file(&profile, WRITE_LIMIT + Duration::from_secs(n as u64 / 2));
+        let limit = WRITE_LIMIT + Duration::from_secs(n as u64 / 2);
+        while !profile.exists() {
+            if t0.elapsed() > limit {
+                let log = agent.log();
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| {
+                        !l.contains("wrote a recording") && !l.contains("recording a container")
+                    })
+                    .collect();
+                panic!("pod {i} not written within {limit:?}; agent log without the routine lines: {lines:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let rec = only_recording(out.path(), "load", &format!("scale-{i}"), "marker");
         assert_eq!(count_in(&rec, "getcpu"), 1000 + *i as u64, "pod {i}: {rec}");
     }

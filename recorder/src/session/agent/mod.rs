@@ -136,7 +136,13 @@ pub enum Command {
 struct Pending {
     slot: u32,
     since: Instant,
+    /// Its directory, found the first time the claim is seen (the container may end
+    /// and its cgroup go before the CRI has been asked).
+    dir: Option<PathBuf>,
 }
+
+/// How long one look may spend asking the CRI before it looks for new claims again.
+const DECIDE_BUDGET: Duration = Duration::from_millis(100);
 
 /// The agent's view while it runs.
 struct Agent {
@@ -381,6 +387,7 @@ impl Agent {
                     self.pending.entry(claim.cgroup).or_insert(Pending {
                         slot,
                         since: Instant::now(),
+                        dir: None,
                     });
                 }
                 None => {
@@ -389,9 +396,36 @@ impl Agent {
                 _ => {}
             }
         }
+        self.locate_pending()?;
         self.decide_pending()?;
         self.finish_ended()?;
         self.forget_gone_ignored();
+        Ok(())
+    }
+
+    /// Finds the directory of every claim seen for the first time (one walk of the
+    /// watched trees); a claim whose cgroup is already gone cannot be told apart.
+    fn locate_pending(&mut self) -> Result<(), AgentError> {
+        if self.pending.values().all(|p| p.dir.is_some()) {
+            return Ok(());
+        }
+        let index = resolve::index_dirs(&self.watched_dirs());
+        let mut gone = Vec::new();
+        for (id, p) in self.pending.iter_mut().filter(|(_, p)| p.dir.is_none()) {
+            match index.get(id) {
+                Some(d) => p.dir = Some(d.clone()),
+                None => gone.push((*id, p.slot)),
+            }
+        }
+        for (id, slot) in gone {
+            self.pending.remove(&id);
+            tracing::warn!(
+                cgroup = id,
+                "a new container's cgroup was gone before it could be told apart; not recorded"
+            );
+            self.tracer.ignore(id, Some(slot))?;
+            self.ignored.insert(id, None);
+        }
         Ok(())
     }
 
@@ -399,8 +433,12 @@ impl Agent {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let watched = self.watched_dirs();
-        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        let mut ids: Vec<(Instant, u64, PathBuf)> = self
+            .pending
+            .iter()
+            .filter_map(|(id, p)| Some((p.since, *id, p.dir.clone()?)))
+            .collect();
+        ids.sort();
         let timeout = self.config.resolve_timeout;
         let Some(client) = self.client() else {
             return Ok(());
@@ -412,23 +450,18 @@ impl Agent {
                 return Ok(());
             }
         };
+        let started = Instant::now();
         let mut decided = Vec::new();
-        for id in ids {
-            let Some(dir) = resolve::find_dir(&watched, id) else {
-                // Gone before it could be asked about: nobody can say whose it was.
-                decided.push((id, None, Decision::Ignore("its cgroup is gone".into())));
-                continue;
-            };
+        for (since, id, dir) in ids {
+            if started.elapsed() > DECIDE_BUDGET {
+                break;
+            }
             let Some(client) = self.client.as_ref() else {
                 break;
             };
             match resolve::decide(client, &dir, &sandboxes) {
                 Ok(Decision::NotYet) => {
-                    if self
-                        .pending
-                        .get(&id)
-                        .is_some_and(|p| p.since.elapsed() > timeout)
-                    {
+                    if since.elapsed() > timeout {
                         decided.push((
                             id,
                             Some(dir),
@@ -476,6 +509,13 @@ impl Agent {
                 }
                 Decision::Ignore(why) => {
                     tracing::debug!(cgroup = id, why, "ignored");
+                    if why.contains("gone") || why.contains("never knew") {
+                        tracing::warn!(
+                            cgroup = id,
+                            why,
+                            "a new container could not be told apart; not recorded"
+                        );
+                    }
                     self.tracer.ignore(id, Some(p.slot))?;
                     self.ignored.insert(id, dir);
                 }
@@ -552,13 +592,17 @@ impl Agent {
     }
 
     fn forget_gone_ignored(&mut self) {
-        let watched = self.watched_dirs();
+        let index = if self.ignored.values().any(Option::is_none) {
+            resolve::index_dirs(&self.watched_dirs())
+        } else {
+            HashMap::new()
+        };
         let gone: Vec<u64> = self
             .ignored
             .iter_mut()
             .filter_map(|(id, dir)| {
                 if dir.is_none() {
-                    *dir = resolve::find_dir(&watched, *id);
+                    *dir = index.get(id).cloned();
                 }
                 let alive = dir
                     .as_ref()

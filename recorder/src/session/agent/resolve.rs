@@ -25,32 +25,34 @@ pub enum Decision {
     NotYet,
 }
 
-/// The directory of cgroup `id` at `depth` levels below one of `watched` (`None` when
-/// no such directory exists: the cgroup is gone).
-pub fn find_dir(watched: &[(PathBuf, u32)], id: u64) -> Option<PathBuf> {
-    fn walk(dir: &Path, left: u32, id: u64) -> Option<PathBuf> {
-        let entries = fs::read_dir(dir).ok()?;
+/// Every cgroup directory exactly `depth` levels below each of `watched`, by id.
+pub fn index_dirs(watched: &[(PathBuf, u32)]) -> std::collections::HashMap<u64, PathBuf> {
+    fn walk(dir: &Path, left: u32, out: &mut std::collections::HashMap<u64, PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            let p = e.path();
             if left == 1 {
-                if e.metadata().is_ok_and(|m| m.ino() == id) {
-                    return Some(p);
+                if let Ok(m) = e.metadata() {
+                    out.insert(m.ino(), e.path());
                 }
-            } else if let Some(found) = walk(&p, left - 1, id) {
-                return Some(found);
+            } else {
+                walk(&e.path(), left - 1, out);
             }
         }
-        None
     }
-    watched
-        .iter()
-        .find_map(|(dir, depth)| walk(dir, *depth, id))
+    let mut out = std::collections::HashMap::new();
+    for (dir, depth) in watched {
+        walk(dir, *depth, &mut out);
+    }
+    out
 }
 
-/// Asks the CRI about the container whose cgroup is `dir`. `sandboxes` are the pod
+/// Asks the CRI about the container whose cgroup is (or was) `dir`: only its name is
+/// used, so a container that ended meanwhile is still told apart. `sandboxes` are the pod
 /// sandbox ids the CRI lists (a sandbox's own cgroup is never recorded).
 pub fn decide(client: &CriClient, dir: &Path, sandboxes: &[String]) -> Result<Decision, CriError> {
     let name = dir
