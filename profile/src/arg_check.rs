@@ -33,8 +33,14 @@ fn holds(cond: &LinuxSeccompArg, args: &[ArgAt]) -> Option<bool> {
         .iter()
         .find(|a| a.index as usize == cond.index())?
         .value;
+    Some(condition_holds(cond, v))
+}
+
+/// Whether condition `cond` holds for value `v` of its argument, as the kernel
+/// compares (64-bit, unsigned).
+pub fn condition_holds(cond: &LinuxSeccompArg, v: u64) -> bool {
     let x = cond.value();
-    Some(match cond.op() {
+    match cond.op() {
         LinuxSeccompOperator::ScmpCmpEq => v == x,
         LinuxSeccompOperator::ScmpCmpNe => v != x,
         LinuxSeccompOperator::ScmpCmpLt => v < x,
@@ -42,7 +48,7 @@ fn holds(cond: &LinuxSeccompArg, args: &[ArgAt]) -> Option<bool> {
         LinuxSeccompOperator::ScmpCmpGt => v > x,
         LinuxSeccompOperator::ScmpCmpGe => v >= x,
         LinuxSeccompOperator::ScmpCmpMaskedEq => v & x == cond.value_two().unwrap_or(0),
-    })
+    }
 }
 
 fn permits(action: LinuxSeccompAction) -> bool {

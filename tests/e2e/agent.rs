@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -53,15 +52,7 @@ impl AgentProc {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the agent");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stderr_lines(&mut child);
         let mut a = AgentProc {
             child,
             lines,
@@ -160,11 +151,6 @@ fn wait_file(path: &Path, limit: Duration) {
     }
 }
 
-fn read_json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .expect("json")
-}
-
 /// The count of `name` in a recording (a report document).
 fn count_in(report: &serde_json::Value, name: &str) -> u64 {
     report["syscalls"]
@@ -216,14 +202,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A share dir below the env's (seen at /share/NAME in containers).
-fn share_dir(env: &CriEnv, name: &str) -> PathBuf {
-    let d = env.share().join(name);
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("share dir");
-    d
-}
-
 #[e2e_macros::test]
 fn a_selected_container_is_recorded_from_its_first_syscall_and_others_leave_no_trace() {
     let _turn = ONE_AGENT.lock().unwrap_or_else(|e| e.into_inner());
@@ -231,7 +209,7 @@ fn a_selected_container_is_recorded_from_its_first_syscall_and_others_leave_no_t
         return;
     }
     let Some(env) = CriEnv::get() else { return };
-    let share = share_dir(env, "first");
+    let share = env.fresh_share("first");
     // The whole workload: 2500 getppid, then exit; a millisecond or so.
     asm_program(&share, "marker", &[Step::Syscall64 { nr: 110, n: 2500 }]);
     let out = tempfile::tempdir().expect("tempdir");
@@ -290,7 +268,7 @@ fn replicas_merge_into_one_profile_with_coverage_that_replays_for_each() {
         return;
     }
     let Some(env) = CriEnv::get() else { return };
-    let share = share_dir(env, "replicas");
+    let share = env.fresh_share("replicas");
     fs::write(share.join("work.sh"), WORK).expect("work.sh");
     asm_program(&share, "extra", &[Step::Syscall64 { nr: 309, n: 7 }]);
     let out = tempfile::tempdir().expect("tempdir");
@@ -389,7 +367,7 @@ fn a_killed_agents_recording_is_finished_exactly_by_the_next_one() {
         return;
     }
     let Some(env) = CriEnv::get() else { return };
-    let share = share_dir(env, "survive");
+    let share = env.fresh_share("survive");
     // getcpu: busybox sh makes getppid at start-up, never getcpu.
     asm_program(&share, "marker", &[Step::Syscall64 { nr: 309, n: 4321 }]);
     let out = tempfile::tempdir().expect("tempdir");
@@ -444,7 +422,7 @@ fn many_pods_started_at_once_are_each_recorded_exactly() {
     }
     let Some(env) = CriEnv::get() else { return };
     let n = scale_pods();
-    let share = share_dir(env, "scale");
+    let share = env.fresh_share("scale");
     // Pod i makes getcpu 1000 + i times: a count that belongs to it alone.
     for i in 0..n {
         asm_program(

@@ -8,7 +8,7 @@ use crate::attach::Attached;
 use crate::common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::containerd::{ContainerSpec, CriEnv, Seccomp};
@@ -16,14 +16,6 @@ use common::*;
 
 /// How long a container of these tests may run.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// A fresh dir below the env's shared dir (seen at /share/NAME in containers).
-fn share_dir(env: &CriEnv, name: &str) -> PathBuf {
-    let d = env.share().join(name);
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("share dir");
-    d
-}
 
 /// `sh -c` that waits for `/share/NAME/go`, then execs `then`.
 fn wait_then(name: &str, then: &str) -> String {
@@ -63,18 +55,13 @@ fn record_pod(
     Attached::start(&args, &[])
 }
 
-fn read_json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .expect("json")
-}
-
 #[e2e_macros::test]
 fn a_pod_recorded_by_name_counts_each_containers_calls_exactly() {
     if !can_record() || !prerequisite(have("as") && have("ld"), "binutils (as, ld)") {
         return;
     }
     let Some(env) = CriEnv::get() else { return };
-    let share = share_dir(env, "count");
+    let share = env.fresh_share("count");
     // Two markers no busybox applet makes: sched_yield in one container, getcpu in
     // the other, each an exact number of times after the recorders attached. Each
     // container runs its marker twice: once for the per-container recordings, once
@@ -237,7 +224,7 @@ fn a_recorded_pod_container_runs_under_its_localhost_profile_and_namespaces_are_
         return;
     }
     let Some(env) = CriEnv::get() else { return };
-    let share = share_dir(env, "replay");
+    let share = env.fresh_share("replay");
     fs::write(share.join("work.sh"), WORK).expect("work.sh");
     let out = tempfile::tempdir().expect("tempdir");
 

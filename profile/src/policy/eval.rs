@@ -64,20 +64,6 @@ pub struct Violation {
     pub first: Option<FirstSeen>,
 }
 
-/// Whether condition `c` holds for value `v` of its argument.
-fn holds(c: &LinuxSeccompArg, v: u64) -> bool {
-    let x = c.value();
-    match c.op() {
-        LinuxSeccompOperator::ScmpCmpEq => v == x,
-        LinuxSeccompOperator::ScmpCmpNe => v != x,
-        LinuxSeccompOperator::ScmpCmpLt => v < x,
-        LinuxSeccompOperator::ScmpCmpLe => v <= x,
-        LinuxSeccompOperator::ScmpCmpGt => v > x,
-        LinuxSeccompOperator::ScmpCmpGe => v >= x,
-        LinuxSeccompOperator::ScmpCmpMaskedEq => v & x == c.value_two().unwrap_or(0),
-    }
-}
-
 /// Whether a rule with conditions `conds` (all must hold) lets through some value of
 /// argument `r.index` with one of `r.any_bits` set.
 pub(super) fn lets_risky_through(conds: &[LinuxSeccompArg], r: RiskyBits) -> bool {
@@ -121,7 +107,7 @@ pub(super) fn lets_risky_through(conds: &[LinuxSeccompArg], r: RiskyBits) -> boo
     };
     candidates
         .iter()
-        .any(|v| v & r.any_bits != 0 && on.iter().all(|c| holds(c, *v)))
+        .any(|v| v & r.any_bits != 0 && on.iter().all(|c| crate::arg_check::condition_holds(c, *v)))
 }
 
 /// How one resolved profile lets `name` through on `arch`, with the permitting rules.

@@ -23,7 +23,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,7 +33,8 @@ use std::time::{Duration, Instant};
 use seccomp_recorder::container::cri::{api, CriClient, CriEndpoint};
 
 use super::docker::{
-    dirs_depth_first, is_zombie, kill_cgroup_members, owner_token, processes_naming,
+    detach_mounts_below, dirs_depth_first, is_zombie, kill_cgroup_members, owner_token,
+    processes_naming, reap_dead_owners,
 };
 use super::podman::{make_busybox_rootfs, output_timeout, required_static_busybox};
 use super::prerequisite;
@@ -282,6 +282,14 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     /// A dir shared with every container at `/share` (read-write).
     pub fn share(&self) -> &Path {
         &self.share
+    }
+
+    /// A fresh dir below [`share`](Self::share), seen at `/share/NAME` in containers.
+    pub fn fresh_share(&self, name: &str) -> PathBuf {
+        let d = self.share.join(name);
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("share dir");
+        d
     }
 
     /// The env's dir (daemon state, logs).
@@ -720,29 +728,7 @@ fn remove_pod_cgroups(uid: Option<&str>) {
 
 /// Removes env dirs of earlier runs whose owner process is gone (killed test binaries).
 fn reap_leftovers() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(DIR_PREFIX) || !e.path().is_dir() {
-            continue;
-        }
-        let owner = fs::read_to_string(e.path().join("owner")).unwrap_or_default();
-        let alive = owner
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse::<u32>().ok())
-            .and_then(owner_token)
-            .is_some_and(|now| now == owner.trim());
-        if !alive {
-            eprintln!(
-                "CriEnv: reaping {} (left by a killed run)",
-                e.path().display()
-            );
-            teardown(&e.path(), None);
-        }
-    }
+    reap_dead_owners(DIR_PREFIX, "CriEnv", |dir| teardown(dir, None));
 }
 
 /// Stops containerd (our child, or any process naming `dir`), kills its shims and
@@ -789,23 +775,7 @@ fn teardown(dir: &Path, child: Option<&mut Child>) {
         .collect();
     kill_cgroup_members(&pods);
     remove_pod_cgroups(None);
-    let mut mounts: Vec<PathBuf> = fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            Some(PathBuf::from(seccomp_recorder::text::unescape_mountinfo(
-                l.split(' ').nth(4)?,
-            )))
-        })
-        .filter(|m| m.starts_with(dir))
-        .collect();
-    mounts.sort();
-    for m in mounts.into_iter().rev() {
-        if let Ok(c) = std::ffi::CString::new(m.as_os_str().as_bytes()) {
-            // SAFETY: a valid NUL-terminated path.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
+    detach_mounts_below(dir);
     if let Err(e) = fs::remove_dir_all(dir) {
         eprintln!("CriEnv: remove {}: {e}", dir.display());
     }

@@ -443,12 +443,18 @@ pub fn owner_token(pid: u32) -> Option<String> {
 /// Removes env dirs of earlier runs whose owner process is gone (killed test binaries):
 /// their daemon, containerd, shims and container processes, cgroups, mounts, files.
 fn reap_leftovers() {
+    reap_dead_owners(DIR_PREFIX, "DockerEnv", |dir| teardown(dir, None));
+}
+
+/// Calls `teardown` on every dir `PREFIX*` in the temp dir whose `owner` file names a
+/// process that is gone (the env of a killed test binary); `who` says it on stderr.
+pub fn reap_dead_owners(prefix: &str, who: &str, teardown: impl Fn(&Path)) {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(DIR_PREFIX) || !e.path().is_dir() {
+        if !name.starts_with(prefix) || !e.path().is_dir() {
             continue;
         }
         let owner = fs::read_to_string(e.path().join("owner")).unwrap_or_default();
@@ -462,10 +468,10 @@ fn reap_leftovers() {
             continue;
         }
         eprintln!(
-            "DockerEnv: reaping {} (left by a killed run)",
+            "{who}: reaping {} (left by a killed run)",
             e.path().display()
         );
-        teardown(&e.path(), None);
+        teardown(&e.path());
     }
 }
 
@@ -532,7 +538,20 @@ fn teardown(dir: &Path, child: Option<&mut Child>) {
             let _ = fs::remove_dir(&d);
         }
     }
-    // Mounts below the dir (data-root self-bind, netns files), deepest first.
+    // Mounts below the dir (data-root self-bind, netns files).
+    detach_mounts_below(dir);
+    if let Err(e) = fs::remove_dir_all(dir) {
+        eprintln!("DockerEnv: remove {}: {e}", dir.display());
+    }
+    for h in HOST_DIRS {
+        for d in dirs_depth_first(Path::new(h)) {
+            let _ = fs::remove_dir(&d); // only succeeds when empty
+        }
+    }
+}
+
+/// Detaches every mount below `dir`, deepest first.
+pub fn detach_mounts_below(dir: &Path) {
     let mut mounts: Vec<PathBuf> = fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
@@ -548,14 +567,6 @@ fn teardown(dir: &Path, child: Option<&mut Child>) {
         if let Ok(c) = std::ffi::CString::new(m.as_os_str().as_bytes()) {
             // SAFETY: a valid NUL-terminated path.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
-    if let Err(e) = fs::remove_dir_all(dir) {
-        eprintln!("DockerEnv: remove {}: {e}", dir.display());
-    }
-    for h in HOST_DIRS {
-        for d in dirs_depth_first(Path::new(h)) {
-            let _ = fs::remove_dir(&d); // only succeeds when empty
         }
     }
 }

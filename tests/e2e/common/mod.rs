@@ -290,6 +290,29 @@ pub fn count_of(stats: &[(String, String, u64)], arch: &str, name: &str) -> u64 
         .sum()
 }
 
+/// A JSON file, parsed (panics with the path when it cannot be read).
+pub fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .expect("json")
+}
+
+/// Lines of the child's stderr as they come (the pipe is read on a thread).
+pub fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let err = child.stderr.take().expect("stderr piped");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// The allowed names of a profile file.
 pub fn allowed_names(path: &Path) -> Vec<String> {
     let v: serde_json::Value =
