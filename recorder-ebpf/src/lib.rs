@@ -40,6 +40,10 @@ pub const MAX_LEVELS: usize = 8;
 pub const SLOT_WATCH_BASE: u32 = 0xFFFF_FF00;
 /// Deepest level below a watched cgroup at which the program claims cgroups.
 pub const MAX_WATCH_DEPTH: u32 = 4;
+/// Index in the `MISSED` map of the count of claims that found no spare slot.
+pub const CLAIM_MISSED: u32 = 0;
+/// Index in the `MISSED` map of the count of claims made.
+pub const CLAIM_MADE: u32 = 1;
 /// Cgroups the program can have claimed at once (live and ignored ones).
 pub const MAX_CLAIMS: u32 = 4096;
 
@@ -297,7 +301,8 @@ pub mod pins {
     pub const SPARE: &str = "SPARE";
     /// Cgroups claimed below a watch: cgroup id → slot ([`super::SLOT_NONE`]: ignored).
     pub const CLAIMS: &str = "CLAIMS";
-    /// One counter: claims that found no spare slot (those calls were not counted).
+    /// Two counters: claims that found no spare slot (their calls were not counted)
+    /// and claims made.
     pub const MISSED: &str = "MISSED";
     /// Every map, in pinning order.
     pub const MAPS: [&str; 12] = [

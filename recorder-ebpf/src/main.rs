@@ -29,9 +29,10 @@ mod program {
     use recorder_ebpf::{
         cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse,
         FirstUseKey, SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE,
-        CGROUP_BUCKETS, CGROUP_PROBES, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS,
-        MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE,
-        SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        CGROUP_BUCKETS, CGROUP_PROBES, CLAIM_MADE, CLAIM_MISSED, EPOCH_KERNEL, EPOCH_USER,
+        EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS, MAX_RECORDINGS,
+        NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC,
+        X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -129,9 +130,10 @@ mod program {
     /// Cgroups claimed below a watch: cgroup id → slot (`SLOT_NONE`: the agent ignores it).
     #[map(name = "CLAIMS")]
     static CLAIMS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_CLAIMS, 0);
-    /// Claims that found no spare slot.
+    /// [`CLAIM_MISSED`]: claims that found no spare slot; [`CLAIM_MADE`]: claims made
+    /// (user space looks at the claims only when it moved).
     #[map(name = "MISSED")]
-    static MISSED: Array<u64> = Array::with_max_entries(1, 0);
+    static MISSED: Array<u64> = Array::with_max_entries(2, 0);
 
     #[inline(always)]
     fn global<T: Copy>(v: &'static T) -> T {
@@ -222,7 +224,7 @@ mod program {
             return *s;
         }
         let Ok(Some(slot)) = SPARE.pop() else {
-            if let Some(p) = MISSED.get_ptr_mut(0) {
+            if let Some(p) = MISSED.get_ptr_mut(CLAIM_MISSED) {
                 // SAFETY: aligned u64 inside the map value.
                 unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1) };
             }
@@ -248,6 +250,10 @@ mod program {
                 (*st).cgroup_id = cid;
                 (*st).level = child_level;
             }
+        }
+        if let Some(p) = MISSED.get_ptr_mut(CLAIM_MADE) {
+            // SAFETY: aligned u64 inside the map value.
+            unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1) };
         }
         slot
     }

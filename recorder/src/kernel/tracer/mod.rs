@@ -396,7 +396,7 @@ impl Tracer {
         members.push((slot, Some(level)));
         let config = config_for(&members)?;
         // Table full or the id already there: before anything is written.
-        self.free_bucket(cgroup.0)?;
+        let bucket = self.free_bucket(cgroup.0)?;
         // The config (slot bit, level) goes first: a crash after it leaves a bit whose
         // slot is free, which `active` ignores; never a used slot nobody can find.
         self.config
@@ -433,11 +433,14 @@ impl Tracer {
         self.slots
             .set(slot, state, 0)
             .map_err(map_err("cannot write slot state"))?;
-        self.put_entry(CgroupEntry {
-            cgroup_id: cgroup.0,
-            slot,
-            level,
-        })?;
+        self.put_entry(
+            bucket,
+            CgroupEntry {
+                cgroup_id: cgroup.0,
+                slot,
+                level,
+            },
+        )?;
         self.attach()?;
         tracing::debug!(
             slot,
@@ -596,7 +599,21 @@ impl Tracer {
             .map_err(map_err("cannot write config"))?;
         // Every CPU's task cache may still name this slot.
         self.bump_epoch()?;
-        // Forget first-use records of this slot: only counters that moved have one.
+        self.forget_records(slot)?;
+        self.slots
+            .set(slot, SlotState::default(), 0)
+            .map_err(map_err("cannot write slot state"))?;
+        if remaining.is_empty() {
+            self.detach()?;
+        }
+        tracing::debug!(slot, "released recording");
+        Ok(())
+    }
+
+    /// Forgets what `slot` recorded besides its counters: first uses (only counters
+    /// that moved have one, and ids past a row, found in `OVERFLOW`), overflow counts
+    /// and argument values. Reads the counters: call it before zeroing them.
+    fn forget_records(&mut self, slot: u32) -> Result<(), TracerError> {
         for abi in 0..ABI_COUNT {
             let row = self
                 .counts
@@ -619,16 +636,10 @@ impl Tracer {
             .filter(|k| k.slot == slot)
             .collect();
         for k in stale {
+            let _ = self.first_use.remove(&k);
             let _ = self.overflow.remove(&k);
         }
         self.forget_arg_values(slot);
-        self.slots
-            .set(slot, SlotState::default(), 0)
-            .map_err(map_err("cannot write slot state"))?;
-        if remaining.is_empty() {
-            self.detach()?;
-        }
-        tracing::debug!(slot, "released recording");
         Ok(())
     }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use recorder_ebpf::{
     cgroup_bucket, counter_row, watch_slot, CgroupEntry, SlotState, ABI_COUNT, CGROUP_PROBES,
-    CGROUP_TOMBSTONE, MAX_RECORDINGS, MAX_WATCH_DEPTH, NR_PER_ROW, SLOT_ARMED, SLOT_NONE,
-    SLOT_WATCHING, START_AT_FILTER_OR_EXEC,
+    CGROUP_TOMBSTONE, CLAIM_MADE, CLAIM_MISSED, MAX_RECORDINGS, MAX_WATCH_DEPTH, NR_PER_ROW,
+    SLOT_ARMED, SLOT_NONE, SLOT_WATCHING, START_AT_FILTER_OR_EXEC,
 };
 
 use super::slots::members_of;
@@ -37,10 +37,9 @@ fn spare_state() -> SlotState {
 }
 
 impl Tracer {
-    /// Writes table entry `entry` for a cgroup not in the table (two steps, so that the
-    /// program never sees the id with a stale slot).
-    pub(super) fn put_entry(&mut self, entry: CgroupEntry) -> Result<(), TracerError> {
-        let bucket = self.free_bucket(entry.cgroup_id)?;
+    /// Writes table entry `entry` into `bucket` (from `free_bucket`), in two steps so
+    /// that the program never sees the id with a stale slot.
+    pub(super) fn put_entry(&mut self, bucket: u32, entry: CgroupEntry) -> Result<(), TracerError> {
         let current = self
             .cgroups
             .get(&bucket, 0)
@@ -100,11 +99,14 @@ impl Tracer {
         self.slots
             .set(slot, state, 0)
             .map_err(map_err("cannot write slot state"))?;
-        self.put_entry(CgroupEntry {
-            cgroup_id: cgroup.0,
-            slot: watch_slot(depth),
-            level,
-        })?;
+        self.put_entry(
+            self.free_bucket(cgroup.0)?,
+            CgroupEntry {
+                cgroup_id: cgroup.0,
+                slot: watch_slot(depth),
+                level,
+            },
+        )?;
         self.bump_epoch()?;
         self.attach()?;
         tracing::debug!(slot, cgroup = cgroup.0, dir = %dir.display(), level, depth, "watching");
@@ -151,30 +153,12 @@ impl Tracer {
 
     /// Zeroes a slot's counters and forgets its first uses and argument values.
     fn clear_slot(&mut self, slot: u32) -> Result<(), TracerError> {
+        self.forget_records(slot)?;
         for abi in 0..ABI_COUNT {
             self.counts
                 .set(counter_row(slot, abi), [0u64; NR_PER_ROW], 0)
                 .map_err(map_err("cannot clear counters"))?;
         }
-        let stale: Vec<_> = self
-            .first_use
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| k.slot == slot)
-            .collect();
-        for k in stale {
-            let _ = self.first_use.remove(&k);
-        }
-        let stale: Vec<_> = self
-            .overflow
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| k.slot == slot)
-            .collect();
-        for k in stale {
-            let _ = self.overflow.remove(&k);
-        }
-        self.forget_arg_values(slot);
         Ok(())
     }
 
@@ -194,8 +178,15 @@ impl Tracer {
     /// Claims that found no spare slot (their cgroup's calls were not counted).
     pub fn missed_claims(&self) -> Result<u64, TracerError> {
         self.missed
-            .get(&0, 0)
+            .get(&CLAIM_MISSED, 0)
             .map_err(map_err("cannot read the missed-claims counter"))
+    }
+
+    /// Claims made so far (it moves whenever there is a new one): one map read.
+    pub fn claims_made(&self) -> Result<u64, TracerError> {
+        self.missed
+            .get(&CLAIM_MADE, 0)
+            .map_err(map_err("cannot read the claims counter"))
     }
 
     /// Makes claim `cgroup` → `slot` an ordinary recording (a table entry at the
@@ -203,11 +194,14 @@ impl Tracer {
     pub fn promote(&mut self, cgroup: u64, slot: u32) -> Result<SlotState, TracerError> {
         let _lock = StateLock::acquire(&self.paths.run_dir)?;
         let st = self.slot_in_use(slot, Some(CgroupId(cgroup)))?;
-        self.put_entry(CgroupEntry {
-            cgroup_id: cgroup,
-            slot,
-            level: st.level,
-        })?;
+        self.put_entry(
+            self.free_bucket(cgroup)?,
+            CgroupEntry {
+                cgroup_id: cgroup,
+                slot,
+                level: st.level,
+            },
+        )?;
         let active = self.active()?;
         self.config
             .set(0, config_for(&members_of(&active))?, 0)

@@ -12,6 +12,7 @@
 //! (state files of kind `agent`); stopped (SIGTERM/SIGINT), it writes what it has and
 //! releases everything.
 
+mod locator;
 pub mod output;
 pub mod resolve;
 
@@ -28,8 +29,10 @@ use crate::kernel::tracer::{self, Tracer, TracerError, TracerPaths};
 use crate::session::finish;
 use crate::session::gc::container_gone;
 use crate::session::state::{Kind, RecordingState, StateError, StateStore};
+use locator::Located;
 use output::{OutputError, ProfileStyle};
 use resolve::Decision;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A watched cgroup: a path below the cgroup2 root and how many levels below it the
 /// container cgroups are.
@@ -162,6 +165,11 @@ struct Agent {
     cri_down_since: Option<Instant>,
     missed: u64,
     last_flush: Instant,
+    /// Spares may have been taken since the last refill (a claim was seen).
+    refill: bool,
+    /// What the locator thread sees: the watched trees, and the dirs it noted.
+    trees: Arc<Mutex<Vec<(PathBuf, u32)>>>,
+    located: Located,
 }
 
 /// Runs the agent until `commands` says stop (or its sender is gone).
@@ -195,11 +203,18 @@ pub fn run(
         cri_down_since: None,
         missed: 0,
         last_flush: Instant::now(),
+        refill: true,
+        trees: Arc::new(Mutex::new(Vec::new())),
+        located: Located::default(),
     };
+    agent.located = Located::start(paths, agent.trees.clone())?;
     agent.adopt()?;
     loop {
         agent.ensure_watches()?;
-        agent.tracer.refill_spares(agent.config.spares)?;
+        // Only claims take spares: no map walk and no lock on a quiet look.
+        if std::mem::take(&mut agent.refill) {
+            agent.tracer.refill_spares(agent.config.spares)?;
+        }
         agent.step()?;
         let flush_due = agent
             .config
@@ -262,6 +277,7 @@ impl Agent {
                 }
             }
         }
+        let active = self.tracer.active()?;
         for id in self.store.ids()? {
             let Ok(st) = self.store.load(&id) else {
                 continue;
@@ -270,13 +286,9 @@ impl Agent {
                 continue;
             }
             let counting = st.slot.is_some_and(|s| {
-                self.tracer
-                    .active()
-                    .map(|a| {
-                        a.iter()
-                            .any(|(n, x)| *n == s && x.cgroup_id == st.cgroup_id)
-                    })
-                    .unwrap_or(false)
+                active
+                    .iter()
+                    .any(|(n, x)| *n == s && x.cgroup_id == st.cgroup_id)
             });
             if counting {
                 tracing::info!(id, "adopted a recording of an earlier agent");
@@ -303,6 +315,12 @@ impl Agent {
     /// Watches every configured cgroup that exists and is not watched yet; a watched
     /// cgroup that is gone (or made anew: another id) is unwatched.
     fn ensure_watches(&mut self) -> Result<(), AgentError> {
+        self.update_watches()?;
+        self.share_trees();
+        Ok(())
+    }
+
+    fn update_watches(&mut self) -> Result<(), AgentError> {
         let stale: Vec<u32> = self
             .watched
             .iter()
@@ -371,6 +389,11 @@ impl Agent {
             .collect()
     }
 
+    /// Tells the locator thread the watched trees (after they changed).
+    fn share_trees(&self) {
+        *self.trees.lock().unwrap_or_else(PoisonError::into_inner) = self.watched_dirs();
+    }
+
     /// One look at the claims and at the live recordings.
     fn step(&mut self) -> Result<(), AgentError> {
         let missed = self.tracer.missed_claims()?;
@@ -380,14 +403,18 @@ impl Agent {
                 "new containers found no spare slot and were not recorded; raise --spares"
             );
             self.missed = missed;
+            self.refill = true;
         }
         for claim in self.tracer.claims()? {
             match claim.slot {
                 Some(slot) if !self.live.contains_key(&claim.cgroup) => {
-                    self.pending.entry(claim.cgroup).or_insert(Pending {
-                        slot,
-                        since: Instant::now(),
-                        dir: None,
+                    self.pending.entry(claim.cgroup).or_insert_with(|| {
+                        self.refill = true;
+                        Pending {
+                            slot,
+                            since: Instant::now(),
+                            dir: None,
+                        }
                     });
                 }
                 None => {
@@ -412,8 +439,9 @@ impl Agent {
         let index = resolve::index_dirs(&self.watched_dirs());
         let mut gone = Vec::new();
         for (id, p) in self.pending.iter_mut().filter(|(_, p)| p.dir.is_none()) {
-            match index.get(id) {
-                Some(d) => p.dir = Some(d.clone()),
+            // Noted by the locator while it existed, else found now.
+            match self.located.take(*id).or_else(|| index.get(id).cloned()) {
+                Some(d) => p.dir = Some(d),
                 None => gone.push((*id, p.slot)),
             }
         }
@@ -628,6 +656,7 @@ impl Agent {
 
     /// Writes everything, releases every slot of the agent, stops.
     fn stop(mut self) -> Result<(), AgentError> {
+        self.located.stop();
         let live: Vec<RecordingState> = self.live.drain().map(|(_, s)| s).collect();
         for st in &live {
             self.write(st, true)?;
