@@ -208,6 +208,26 @@ pub fn value_of(arch: Arch, name: &str, a: u64, b: u64, count: u64) -> Option<Ar
     })
 }
 
+/// The argument values of several recordings as one list (the input of a merged
+/// profile's rules): equal values (arch, call, arguments) once, their counts summed;
+/// sorted.
+pub fn merge_values<'a>(lists: impl IntoIterator<Item = &'a [ArgValue]>) -> Vec<ArgValue> {
+    let mut all: std::collections::BTreeMap<(String, String, Vec<ArgAt>), u64> =
+        std::collections::BTreeMap::new();
+    for v in lists.into_iter().flatten() {
+        *all.entry((v.arch.clone(), v.name.clone(), v.args.clone()))
+            .or_default() += v.count;
+    }
+    all.into_iter()
+        .map(|((arch, name, args), count)| ArgValue {
+            arch,
+            name,
+            args,
+            count,
+        })
+        .collect()
+}
+
 /// The argument rules for a recording, and what they replace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArgRules {
@@ -293,6 +313,24 @@ pub fn rules(values: &[ArgValue], called: &BTreeSet<String>, lost: bool) -> ArgR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_values_are_distinct_with_their_counts_summed() {
+        let v = |name: &str, value: u64, count: u64| ArgValue {
+            arch: "SCMP_ARCH_X86_64".into(),
+            name: name.into(),
+            args: vec![ArgAt { index: 0, value }],
+            count,
+        };
+        let a = [v("socket", 1, 3), v("socket", 2, 1)];
+        let b = [v("socket", 1, 4), v("personality", 0, 1)];
+        let merged = merge_values([&a[..], &b[..], &[][..]]);
+        assert_eq!(
+            merged,
+            vec![v("personality", 0, 1), v("socket", 1, 7), v("socket", 2, 1)]
+        );
+        assert!(merge_values([&[][..]]).is_empty());
+    }
 
     fn v(name: &str, a: u64, b: u64) -> ArgValue {
         value_of(Arch::X86_64, name, a, b, 1).expect("tracked")

@@ -31,6 +31,8 @@ pub fn init(target: LogTarget) {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
+                // Colours only for a person: not into a pipe, a file or a pod's log.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .without_time()
                 .with_target(false)
                 .try_init();

@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask setup | test | demo | bench | drill`.
+//! Project tasks: `cargo xtask setup | test | demo | bench | drill | image`.
 //!
 //! Every task installs what it needs first (idempotently), so that a fresh machine
 //! needs nothing but `cargo xtask demo` and `cargo xtask test`.
@@ -13,6 +13,7 @@ mod bench;
 
 mod demo;
 mod drill;
+mod image;
 mod podman;
 
 #[derive(Debug, Parser)]
@@ -71,6 +72,13 @@ enum Task {
         #[arg(long)]
         quick: bool,
     },
+    /// The node agent's memory and CPU (idle, recording, 110 pods at once), printed.
+    #[command(hide = true)]
+    BenchAgent {
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+    },
     /// Realistic workloads bare / recorded / under strace (wall and CPU), printed.
     #[command(hide = true)]
     BenchWorkloads {
@@ -78,6 +86,9 @@ enum Task {
         #[arg(long, default_value_t = bench::workloads::DEFAULT_ROUNDS)]
         rounds: usize,
     },
+    /// Set up, then build the node agent's container image (a static binary `FROM
+    /// scratch`, with buildah) as an OCI archive in target/image/.
+    Image,
     /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
     /// properties with 20,000 cases each; `tails`: the runtime tail measurement).
     /// Without NAME, list the drills.
@@ -117,7 +128,9 @@ fn main() -> ExitCode {
                 .map(|md| println!("{md}"))
         }
         Task::BenchWorkloads { rounds } => setup().and_then(|_| bench::workloads::cli(rounds)),
+        Task::BenchAgent { secs } => setup().and_then(|_| bench::agent::run(secs)),
         Task::Drill { name } => drill::run(name.as_deref()),
+        Task::Image => setup().and_then(|_| image::build()).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -305,6 +318,8 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
         sh(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
     }
     sh(cargo().args(["build", "--workspace"]))?;
+    // The agent image's test (tests/e2e/agent.rs) runs the image built here.
+    let image = image::build()?;
     let state = IsolatedState::new("test");
     let binary = root().join("target/debug/seccomp-recorder");
     // Tests whose prerequisite is missing (outside CI) return early, which libtest
@@ -315,6 +330,7 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
         state
             .apply(&mut cargo())
             .env("SR_SKIP_LOG", &skip_log)
+            .env("SR_AGENT_IMAGE", &image.archive)
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(args),
     );

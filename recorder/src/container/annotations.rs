@@ -178,6 +178,29 @@ fn parse_trace_syscall(v: &str) -> Result<(String, Option<String>), AnnotationEr
     Ok((out.ok_or(AnnotationError::NoOutput)?, base))
 }
 
+/// The errno denied calls return ([`ERRNO`]), when the annotations set it.
+pub fn errno_of(
+    annotations: &HashMap<String, String>,
+) -> Result<Option<DefaultErrno>, AnnotationError> {
+    value(annotations, ERRNO)?
+        .map(|e| match e.to_ascii_uppercase().as_str() {
+            "EPERM" | "1" => Ok(DefaultErrno::Eperm),
+            "ENOSYS" | "38" => Ok(DefaultErrno::Enosys),
+            _ => Err(AnnotationError::BadErrno(e.to_owned())),
+        })
+        .transpose()
+}
+
+/// Whether the annotations ask for argument rules ([`ARGS`]).
+pub fn args_of(annotations: &HashMap<String, String>) -> Result<bool, AnnotationError> {
+    let v = value(annotations, ARGS)?;
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") | Some("no") => Ok(false),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some(_) => Err(AnnotationError::BadArgs(v.unwrap_or_default().to_owned())),
+    }
+}
+
 /// What the annotations ask for; `None` when they do not ask to record.
 pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, AnnotationError> {
     let legacy = value(annotations, TRACE_SYSCALL)?
@@ -231,14 +254,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
         (Some(a), _) => Some(a),
         (None, b) => b.map(str::to_owned),
     };
-    let errno = match errno {
-        None => DefaultErrno::default(),
-        Some(e) => match e.to_ascii_uppercase().as_str() {
-            "EPERM" | "1" => DefaultErrno::Eperm,
-            "ENOSYS" | "38" => DefaultErrno::Enosys,
-            _ => return Err(AnnotationError::BadErrno(e.to_owned())),
-        },
-    };
+    let errno = errno_of(annotations)?.unwrap_or_default();
     let runtime = match runtime.map(str::to_ascii_lowercase).as_deref() {
         None | Some("any") => RuntimeChoice::Any,
         Some("detected") => RuntimeChoice::Detected,
@@ -250,15 +266,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
             ))
         }
     };
-    let record_args = match record_args.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false") | Some("0") | Some("no") => false,
-        Some("true") | Some("1") | Some("yes") => true,
-        Some(_) => {
-            return Err(AnnotationError::BadArgs(
-                record_args.unwrap_or_default().to_owned(),
-            ))
-        }
-    };
+    let record_args = args_of(annotations)?;
     Ok(Some(Request {
         record_args,
         runtime,

@@ -25,6 +25,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::{cargo, output, root, sh, IsolatedState};
 
+pub mod agent;
 pub mod cbpf;
 pub mod enforced;
 pub mod hook;

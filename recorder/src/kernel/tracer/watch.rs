@@ -27,11 +27,15 @@ pub struct Claim {
 
 /// A spare slot, armed like a container's at prestart: counting starts at the
 /// runtime's filter load or the workload's exec.
+/// A spare records argument values from the first syscall: the agent learns only
+/// later whether the pod asks for argument rules, and uses them only then. (The slot
+/// state is the program's to update once armed: it is not rewritten to turn them off.)
 fn spare_state() -> SlotState {
     SlotState {
         state: SLOT_ARMED,
         start_mode: START_AT_FILTER_OR_EXEC,
         agent: 1,
+        record_args: 1,
         ..SlotState::default()
     }
 }

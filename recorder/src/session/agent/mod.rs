@@ -187,6 +187,7 @@ pub fn run(
     let style = ProfileStyle {
         format: config.format,
         errno: config.errno,
+        args: false,
         native: tracer::HostAbis::host()?.native,
     };
     let mut agent = Agent {
@@ -481,6 +482,7 @@ impl Agent {
         let started = Instant::now();
         let mut decided = Vec::new();
         for (since, id, dir) in ids {
+            let where_ = dir.display().to_string();
             if started.elapsed() > DECIDE_BUDGET {
                 break;
             }
@@ -493,7 +495,9 @@ impl Agent {
                         decided.push((
                             id,
                             Some(dir),
-                            Decision::Ignore("the CRI never knew it".into()),
+                            Decision::Refuse(format!(
+                                "the CRI never knew the container of {where_}"
+                            )),
                         ));
                     }
                 }
@@ -509,12 +513,17 @@ impl Agent {
                 continue;
             };
             match decision {
-                Decision::Record { container_id, pod } => {
+                Decision::Record {
+                    container_id,
+                    pod,
+                    options,
+                } => {
                     let dir = dir.unwrap_or_default();
                     self.tracer.promote(id, p.slot)?;
                     let mut state = RecordingState {
                         slot: Some(p.slot),
-                        errno: self.config.errno,
+                        errno: options.errno.unwrap_or(self.config.errno),
+                        record_args: options.args,
                         runtime: Some(Runtime::Any),
                         runtime_signal: pod
                             .runtime_type
@@ -537,13 +546,11 @@ impl Agent {
                 }
                 Decision::Ignore(why) => {
                     tracing::debug!(cgroup = id, why, "ignored");
-                    if why.contains("gone") || why.contains("never knew") {
-                        tracing::warn!(
-                            cgroup = id,
-                            why,
-                            "a new container could not be told apart; not recorded"
-                        );
-                    }
+                    self.tracer.ignore(id, Some(p.slot))?;
+                    self.ignored.insert(id, dir);
+                }
+                Decision::Refuse(why) => {
+                    tracing::warn!(cgroup = id, why, "a new container is not recorded");
                     self.tracer.ignore(id, Some(p.slot))?;
                     self.ignored.insert(id, dir);
                 }
@@ -554,7 +561,9 @@ impl Agent {
     }
 
     fn cri_failed(&mut self, e: &CriError) {
-        tracing::warn!(error = %crate::error::one_line(e), "the CRI stopped answering; asking again");
+        if self.cri_down_since.is_none() {
+            tracing::warn!(error = %crate::error::one_line(e), "the CRI stopped answering; waiting for the CRI (new containers stay recorded in the kernel until it answers)");
+        }
         self.client = None;
         self.cri_down_since.get_or_insert_with(Instant::now);
     }
@@ -600,8 +609,14 @@ impl Agent {
         );
         report.pod = st.pod.clone();
         let container_id = st.id.trim_start_matches("agent-");
+        // The pod's own choices (its annotations) for the workload's merged profile.
+        let style = ProfileStyle {
+            errno: st.errno,
+            args: st.record_args,
+            ..self.style
+        };
         let written =
-            output::write_recording(&self.config.output_dir, container_id, &report, self.style);
+            output::write_recording(&self.config.output_dir, container_id, &report, style);
         if last {
             // The cgroup counts nothing any more: no new claim for it either.
             self.tracer.ignore(st.cgroup_id, None)?;

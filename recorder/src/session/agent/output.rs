@@ -88,6 +88,8 @@ pub struct ProfileStyle {
     pub format: Format,
     /// Errno of denied calls.
     pub errno: DefaultErrno,
+    /// Argument rules from the argument values of the merged recordings.
+    pub args: bool,
     /// The host's native architecture.
     pub native: Arch,
 }
@@ -132,6 +134,8 @@ pub fn write_recording(
 pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<PathBuf, OutputError> {
     let dir = place.recordings(out);
     let mut recordings = Vec::new();
+    let mut values = Vec::new();
+    let mut values_lost = false;
     let entries = fs::read_dir(&dir).map_err(|source| OutputError::Dir {
         path: dir.clone(),
         source,
@@ -160,8 +164,11 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         recordings.push((name, coverage::calls_of(&report)));
+        values_lost |= report.args_lost;
+        values.push(report.args);
     }
     let (union, cov): (_, Coverage) = coverage::merge_recordings(&recordings);
+    let values = seccomp_profile::args::merge_values(values.iter().map(Vec::as_slice));
     let assembled = finish::assemble(
         &union,
         &Assembly {
@@ -169,7 +176,9 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
                 errno: style.errno,
                 native: style.native,
             },
-            args: None,
+            // Agent recordings all hold their argument values (every spare records
+            // them from the first syscall).
+            args: style.args.then_some((values.as_slice(), values_lost)),
             base: None,
             // Every known runtime's start-up tail: replicas may land on nodes with
             // another runtime.

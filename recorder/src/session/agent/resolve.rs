@@ -5,7 +5,11 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
+use crate::container::annotations::{self, AnnotationError};
 use crate::container::cri::{api, select, workload, CriClient, CriError};
+use crate::profile::DefaultErrno;
 use crate::report::PodRecorded;
 
 /// What the agent does with a claim.
@@ -17,12 +21,37 @@ pub enum Decision {
         container_id: String,
         /// The pod and container, for the report and the output path.
         pod: Box<PodRecorded>,
+        /// What the pod's annotations ask for.
+        options: PodOptions,
     },
     /// Not a container of a selected pod (a sandbox, an unselected pod, not a
     /// container's cgroup at all).
     Ignore(String),
+    /// A container of a selected pod that cannot be recorded (a name that cannot be a
+    /// path, a bad annotation): said, not recorded.
+    Refuse(String),
     /// The CRI does not know the container yet (it is being created): ask again.
     NotYet,
+}
+
+/// The recording options a selected pod's annotations give (the hook's annotations,
+/// read from the pod sandbox status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PodOptions {
+    /// `seccomp-recorder.io/errno`; the agent's `--default-errno` when unset.
+    pub errno: Option<DefaultErrno>,
+    /// `seccomp-recorder.io/args`: argument rules for the calls that have them.
+    pub args: bool,
+}
+
+impl PodOptions {
+    /// The options of a pod's annotations.
+    pub fn of(annotations: &HashMap<String, String>) -> Result<PodOptions, AnnotationError> {
+        Ok(PodOptions {
+            errno: annotations::errno_of(annotations)?,
+            args: annotations::args_of(annotations)?,
+        })
+    }
 }
 
 /// Every cgroup directory exactly `depth` levels below each of `watched`, by id.
@@ -119,9 +148,18 @@ pub fn decide(client: &CriClient, dir: &Path, sandboxes: &[String]) -> Result<De
         ("container", container_ref.name.as_str()),
     ] {
         if let Err(e) = workload::path_name(what, v) {
-            return Ok(Decision::Ignore(format!("{id}: {e}")));
+            return Ok(Decision::Refuse(format!("{id}: {e}")));
         }
     }
+    let options = match PodOptions::of(&status.annotations) {
+        Ok(o) => o,
+        Err(e) => {
+            return Ok(Decision::Refuse(format!(
+                "{id} of pod {}/{}: {e}",
+                pod.namespace, pod.name
+            )))
+        }
+    };
     let runtime_type = client
         .container_status(id)
         .ok()
@@ -139,6 +177,7 @@ pub fn decide(client: &CriClient, dir: &Path, sandboxes: &[String]) -> Result<De
             cri: format!("{} at {}", client.runtime, client.endpoint),
             workload: Some(workload_name),
         }),
+        options,
     })
 }
 
