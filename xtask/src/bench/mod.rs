@@ -185,6 +185,14 @@ pub fn run(iterations: u64, runs: usize, mode: Mode) -> Result<()> {
     }
 
     let path = root().join("docs/benchmarks.md");
+    // The node agent's section comes from `cargo xtask bench-agent`: kept.
+    if let Some(agent) = std::fs::read_to_string(&path)
+        .ok()
+        .as_deref()
+        .and_then(agent::section_of)
+    {
+        report = agent::with_section(&report, agent);
+    }
     std::fs::create_dir_all(root().join("docs")).context("cannot create docs/")?;
     std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{report}");
