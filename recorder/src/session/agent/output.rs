@@ -200,6 +200,96 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
 mod tests {
     use super::*;
 
+    /// A recording of `socket(family, SOCK_STREAM)` made `n` times.
+    fn socket_recording(family: u64, n: u64) -> Report {
+        serde_json::from_value(serde_json::json!({
+            "syscalls": [
+                {"arch": "SCMP_ARCH_X86_64", "nr": 41, "name": "socket", "count": n},
+                {"arch": "SCMP_ARCH_X86_64", "nr": 39, "name": "getpid", "count": 1}
+            ],
+            "args": [{"arch": "SCMP_ARCH_X86_64", "name": "socket",
+                      "args": [{"index": 0, "value": family}, {"index": 1, "value": 1}],
+                      "count": n}],
+            "pod": {"name": "api-1", "namespace": "shop", "uid": "u", "containers": ["app"],
+                    "wholePod": false, "runtimeHandler": "", "cri": "c", "workload": "api"}
+        }))
+        .expect("report")
+    }
+
+    fn style(format: Format, args: bool) -> ProfileStyle {
+        ProfileStyle {
+            format,
+            errno: DefaultErrno::Eperm,
+            args,
+            native: Arch::X86_64,
+        }
+    }
+
+    #[test]
+    fn a_workloads_profile_merges_argument_values_when_the_pod_asks() {
+        let out = tempfile::tempdir().expect("tempdir");
+        write_recording(
+            out.path(),
+            "a",
+            &socket_recording(1, 2),
+            style(Format::Oci, false),
+        )
+        .expect("first");
+        let path = write_recording(
+            out.path(),
+            "b",
+            &socket_recording(2, 3),
+            style(Format::Oci, true),
+        )
+        .expect("second");
+        assert_eq!(path, out.path().join("profiles/shop/api/app.json"));
+        let profile: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+        assert_eq!(profile["defaultErrnoRet"], 1, "{profile}");
+        let families: Vec<u64> = profile["syscalls"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .filter(|r| r["names"] == serde_json::json!(["socket"]))
+            .filter_map(|r| r["args"][0]["value"].as_u64())
+            .collect();
+        assert_eq!(families, vec![1, 2], "both replicas' families: {profile}");
+        // Without argument rules: socket by name.
+        write_recording(
+            out.path(),
+            "c",
+            &socket_recording(1, 1),
+            style(Format::Oci, false),
+        )
+        .expect("third");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("\"args\""), "{text}");
+        let cov: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(out.path().join("profiles/shop/api/app.coverage.json"))
+                .expect("coverage"),
+        )
+        .expect("json");
+        assert_eq!(cov["recordings"], 3);
+    }
+
+    #[test]
+    fn spo_format_writes_a_seccomp_profile_object() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let path = write_recording(
+            out.path(),
+            "a",
+            &socket_recording(1, 1),
+            style(Format::Spo, false),
+        )
+        .expect("write");
+        let text = fs::read_to_string(path).expect("read");
+        assert!(
+            text.contains("kind: SeccompProfile") || text.contains("\"kind\": \"SeccompProfile\""),
+            "{text}"
+        );
+        assert!(text.contains("api-app"), "{text}");
+    }
+
     #[test]
     fn places_follow_the_kubelet_layout() {
         let p = Place {
