@@ -149,6 +149,7 @@ mod tests {
         let report = crate::report::Report {
             runtime: None,
             runtime_signal: None,
+            attach: None,
             syscalls: vec![
                 crate::report::ReportLine {
                     arch: "SCMP_ARCH_X86_64".into(),

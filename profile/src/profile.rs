@@ -363,6 +363,10 @@ pub struct StatLine {
 /// The `--stats` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Stats {
+    /// Where the kernel side saw the calls (`fentry` on the syscall dispatchers, or the
+    /// `tracepoint` sys_enter), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub attach: Option<String>,
     /// Every counted syscall, sorted by architecture then number.
     pub syscalls: Vec<StatLine>,
 }
@@ -374,6 +378,7 @@ pub fn stats(recorded: &[RecordedSyscall]) -> Stats {
         *merged.entry((r.arch, r.nr)).or_default() += r.count;
     }
     Stats {
+        attach: None,
         syscalls: merged
             .into_iter()
             .map(|((arch, nr), count)| StatLine {

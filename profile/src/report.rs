@@ -50,6 +50,9 @@ pub struct Report {
     /// command line).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub runtime_signal: Option<String>,
+    /// Where the kernel side saw the calls (`fentry` or `tracepoint`), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub attach: Option<String>,
     /// Every counted syscall, sorted by architecture then number.
     pub syscalls: Vec<ReportLine>,
     /// Distinct argument values of the tracked syscalls (recordings with `--args`).
@@ -123,6 +126,7 @@ pub fn report(evidence: &[Evidence]) -> Report {
     Report {
         runtime: None,
         runtime_signal: None,
+        attach: None,
         syscalls: lines.into_values().collect(),
         args: Vec::new(),
         args_lost: false,

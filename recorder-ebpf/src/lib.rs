@@ -267,14 +267,25 @@ pub const fn counter_row(slot: u32, abi: u32) -> u32 {
 
 /// Names of the pinned objects below the pin directory.
 pub mod pins {
-    /// The `sys_enter` program (pinned last: its presence means "fully loaded").
+    /// The main program: on `sys_enter`, or `fentry` on the native syscall dispatcher
+    /// (pinned last: its presence means "fully loaded").
     pub const PROGRAM: &str = "prog";
     /// The `sched_switch` program (invalidates the per-CPU task cache).
     pub const PROGRAM_SWITCH: &str = "prog_switch";
     /// The `cgroup_attach_task` program (counts cgroup migrations).
     pub const PROGRAM_MIGRATE: &str = "prog_migrate";
-    /// The `sys_enter` link (present only while attached; attached last, detached first).
+    /// The `fentry` program on the compat dispatcher (`ia32_sys_call`), when the main
+    /// program is the `fentry` one on the native dispatcher.
+    pub const PROGRAM_COMPAT: &str = "prog_compat";
+    /// The `fentry` program on the x32 dispatcher (`x32_sys_call`), likewise.
+    pub const PROGRAM_X32: &str = "prog_x32";
+    /// The main program's link (`sys_enter` or the native dispatcher; present only
+    /// while attached; attached last, detached first).
     pub const LINK: &str = "link";
+    /// The link of [`PROGRAM_COMPAT`].
+    pub const LINK_COMPAT: &str = "link_compat";
+    /// The link of [`PROGRAM_X32`].
+    pub const LINK_X32: &str = "link_x32";
     /// The `sched_switch` link (attached before [`LINK`], detached after it).
     pub const LINK_SWITCH: &str = "link_switch";
     /// The `cgroup_attach_task` link (attached before [`LINK`], detached after it).

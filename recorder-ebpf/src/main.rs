@@ -1,5 +1,8 @@
-//! The eBPF program: a raw tracepoint on `sys_enter` that counts syscalls per recorded
-//! cgroup (and its descendants), per syscall ABI, per syscall number.
+//! The eBPF program: counts syscalls per recorded cgroup (and its descendants), per
+//! syscall ABI, per syscall number. Two attach points run the same code: `fentry` on
+//! the kernel's syscall dispatchers (`x64_sys_call`, `ia32_sys_call`, `x32_sys_call`:
+//! the ABI is the dispatcher's, and no task is sent down the tracepoint slow path), or
+//! the raw tracepoint `sys_enter` (every kernel; the ABI from the task and the id).
 //!
 //! Hot path: a per-CPU cache says which recording (if any) the running task belongs to;
 //! two inlined array loads and two compares, no helper call. The cache is cleared at
@@ -22,9 +25,9 @@ mod program {
             bpf_probe_read_kernel, bpf_probe_read_user,
             generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task_btf},
         },
-        macros::{map, raw_tracepoint},
+        macros::{fentry, map, raw_tracepoint},
         maps::{Array, HashMap, PerCpuArray, Queue},
-        programs::RawTracePointContext,
+        programs::{FEntryContext, RawTracePointContext},
     };
     use recorder_ebpf::{
         cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse,
@@ -142,9 +145,37 @@ mod program {
         unsafe { core::ptr::read_volatile(v) }
     }
 
+    /// `raw_syscalls:sys_enter(regs, id)`: every syscall of every task, ABI from the
+    /// task and the id.
     #[raw_tracepoint(tracepoint = "sys_enter")]
     pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
-        let _ = try_sys_enter(&ctx);
+        let _ = on_syscall(ctx.arg(0), ctx.arg(1), None);
+        0
+    }
+
+    /// `x64_sys_call(regs, nr)`: the native syscalls, as dispatched (after seccomp and
+    /// ptrace, with a number the kernel implements).
+    #[fentry(function = "x64_sys_call")]
+    pub fn fentry_native(ctx: FEntryContext) -> i32 {
+        let nr: u64 = ctx.arg(1);
+        let _ = on_syscall(ctx.arg(0), nr & 0xffff_ffff, Some(ABI_NATIVE));
+        0
+    }
+
+    /// `ia32_sys_call(regs, nr)`: the i386 (compat) syscalls.
+    #[fentry(function = "ia32_sys_call")]
+    pub fn fentry_compat(ctx: FEntryContext) -> i32 {
+        let nr: u64 = ctx.arg(1);
+        let _ = on_syscall(ctx.arg(0), nr & 0xffff_ffff, Some(ABI_COMPAT));
+        0
+    }
+
+    /// `x32_sys_call(regs, nr)`: the x32 syscalls (kernels with CONFIG_X86_X32_ABI), the
+    /// number without the x32 bit.
+    #[fentry(function = "x32_sys_call")]
+    pub fn fentry_x32(ctx: FEntryContext) -> i32 {
+        let nr: u64 = ctx.arg(1);
+        let _ = on_syscall(ctx.arg(0), nr & 0xffff_ffff, Some(ABI_X32));
         0
     }
 
@@ -206,6 +237,13 @@ mod program {
     /// program on `sys_enter` (the floor ours is compared with).
     #[raw_tracepoint(tracepoint = "sys_enter")]
     pub fn sys_enter_empty(_ctx: RawTracePointContext) -> i32 {
+        0
+    }
+
+    /// Does nothing: the cost of any `fentry` program on the native dispatcher (the
+    /// benchmark's second floor).
+    #[fentry(function = "x64_sys_call")]
+    pub fn fentry_empty(_ctx: FEntryContext) -> i32 {
         0
     }
 
@@ -298,7 +336,7 @@ mod program {
     }
 
     #[inline(always)]
-    fn read_arg(ctx: &RawTracePointContext, abi: u32, index: usize) -> u64 {
+    fn read_arg(regs: *const u8, abi: u32, index: usize) -> u64 {
         let offsets = global(&ARG_OFFSETS);
         let off = match offsets.get(abi as usize) {
             Some(o) => match o.get(index) {
@@ -307,14 +345,13 @@ mod program {
             },
             None => return 0,
         };
-        let regs: *const u8 = ctx.arg(0);
         // SAFETY: reading kernel memory through the probe helper, which tolerates faults.
         unsafe { bpf_probe_read_kernel(regs.add(off) as *const u64) }.unwrap_or(0)
     }
 
     /// Whether this call starts a recording armed with `mode`; and whether it counts.
     #[inline(always)]
-    fn trigger(ctx: &RawTracePointContext, mode: u32, abi: u32, nr: u32) -> (bool, bool) {
+    fn trigger(regs: *const u8, mode: u32, abi: u32, nr: u32) -> (bool, bool) {
         let nrs = global(&TRIGGER_NRS);
         let t = match nrs.get(abi as usize) {
             Some(t) => *t,
@@ -328,8 +365,8 @@ mod program {
         }
         if nr == t[2] {
             // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): probes pass a NULL prog.
-            let op = read_arg(ctx, abi, 0) as u32 as u64;
-            let prog = read_arg(ctx, abi, 2);
+            let op = read_arg(regs, abi, 0) as u32 as u64;
+            let prog = read_arg(regs, abi, 2);
             let prog = if abi == ABI_COMPAT {
                 prog as u32 as u64
             } else {
@@ -338,8 +375,8 @@ mod program {
             return (op == SECCOMP_SET_MODE_FILTER && prog != 0, false);
         }
         if nr == t[3] {
-            let option = read_arg(ctx, abi, 0) as u32 as u64;
-            let mode_arg = read_arg(ctx, abi, 1) as u32 as u64;
+            let option = read_arg(regs, abi, 0) as u32 as u64;
+            let mode_arg = read_arg(regs, abi, 1) as u32 as u64;
             return (
                 option == PR_SET_SECCOMP && mode_arg == SECCOMP_MODE_FILTER,
                 false,
@@ -362,22 +399,26 @@ mod program {
         (ABI_NATIVE, id)
     }
 
-    fn try_sys_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
+    /// One syscall `id` with registers `regs`; `abi` when the attach point tells it.
+    #[inline(always)]
+    fn on_syscall(regs: *const u8, id: u64, abi: Option<u32>) -> Result<(), i64> {
         let slot = current_slot();
         if slot == SLOT_NONE {
             return Ok(());
         }
         let state = SLOTS.get_ptr_mut(slot).ok_or(1i64)?;
-        let id: u64 = ctx.arg(1);
         let mut task = Current(core::ptr::null());
-        let (abi, nr) = abi_of(&mut task, id);
+        let (abi, nr) = match abi {
+            Some(abi) => (abi, id),
+            None => abi_of(&mut task, id),
+        };
         // SAFETY: pointer into a map value, valid for the program's run.
         let st = unsafe { &mut *state };
         if st.state != SLOT_RECORDING {
             if st.state != SLOT_ARMED || st.start_mode < START_AT_EXEC {
                 return Ok(());
             }
-            let (start, counts) = trigger(ctx, st.start_mode, abi, nr as u32);
+            let (start, counts) = trigger(regs, st.start_mode, abi, nr as u32);
             if !start {
                 return Ok(());
             }
@@ -395,7 +436,7 @@ mod program {
             return Ok(());
         }
         count(slot, abi, nr);
-        if st.record_args != 0 && !record_args(ctx, slot, abi, nr as u32) {
+        if st.record_args != 0 && !record_args(regs, slot, abi, nr as u32) {
             st.args_lost = 1;
         }
         Ok(())
@@ -404,7 +445,7 @@ mod program {
     /// Records the argument values of an [`ArgSpec`] syscall; false when a new value
     /// could not be stored.
     #[inline(never)]
-    fn record_args(ctx: &RawTracePointContext, slot: u32, abi: u32, nr: u32) -> bool {
+    fn record_args(regs: *const u8, slot: u32, abi: u32, nr: u32) -> bool {
         let table = match ARG_SPECS.get(abi as usize) {
             Some(t) => t,
             None => return true,
@@ -419,7 +460,7 @@ mod program {
                 None => return true,
             };
             if spec.nr == nr {
-                let raw = read_arg(ctx, abi, spec.arg_a as usize);
+                let raw = read_arg(regs, abi, spec.arg_a as usize);
                 let raw = if spec.deref_a != 0 {
                     // SAFETY: the helper tolerates bad user addresses (it returns Err).
                     match unsafe { bpf_probe_read_user(raw as *const u64) } {
@@ -434,7 +475,7 @@ mod program {
                 let b = if spec.arg_b == ARG_NONE {
                     0
                 } else {
-                    read_arg(ctx, abi, spec.arg_b as usize) & spec.mask_b
+                    read_arg(regs, abi, spec.arg_b as usize) & spec.mask_b
                 };
                 let key = ArgKey {
                     slot,

@@ -12,6 +12,7 @@ mod common;
 mod agent;
 mod args;
 mod attach;
+mod attach_point;
 mod audit;
 mod concurrency;
 mod cri;

@@ -14,6 +14,7 @@ pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
+const KIND_FUNC: u32 = 12;
 
 /// Errors reading BTF.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +175,25 @@ impl<'a> Btf<'a> {
             })
     }
 
+    /// The BTF type ids of the functions (FUNC types) named `names`, in one pass; `None`
+    /// for a name the BTF does not describe.
+    pub fn func_ids<const N: usize>(&self, names: [&str; N]) -> Result<[Option<u32>; N], BtfError> {
+        let mut ids = [None; N];
+        let mut left = N;
+        self.find(|id, kind, name, _, _, _| {
+            if kind == KIND_FUNC {
+                if let Some(i) = names.iter().position(|n| n.as_bytes() == name) {
+                    if ids[i].is_none() {
+                        ids[i] = Some(id);
+                        left -= 1;
+                    }
+                }
+            }
+            (left == 0).then_some(())
+        })?;
+        Ok(ids)
+    }
+
     /// Byte offset of `path[1..]` inside struct `path[0]`, following nested struct members
     /// by type id (e.g. `["task_struct", "thread_info", "status"]`).
     pub fn offset_of(&self, path: &[&str]) -> Result<u32, BtfError> {
@@ -222,6 +242,30 @@ pub struct CompatProbe {
     pub mask: u32,
 }
 
+/// The kernel's syscall dispatchers that an `fentry` program can attach to (their BTF
+/// type ids), per ABI: native, compat, x32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dispatchers {
+    /// The native dispatcher (`x64_sys_call`).
+    pub native: Option<u32>,
+    /// The compat dispatcher (`ia32_sys_call`).
+    pub compat: Option<u32>,
+    /// The x32 dispatcher (`x32_sys_call`, CONFIG_X86_X32_ABI).
+    pub x32: Option<u32>,
+}
+
+impl Dispatchers {
+    /// The dispatchers' function names on `arch` (native, compat, x32); none where the
+    /// kernel dispatches through a table or an inlined function (arm64's
+    /// `invoke_syscall` is static and inlined: the tracepoint serves there).
+    pub fn names(arch: &str) -> Option<[&'static str; 3]> {
+        match arch {
+            "x86_64" => Some(["x64_sys_call", "ia32_sys_call", "x32_sys_call"]),
+            _ => None,
+        }
+    }
+}
+
 /// What the program needs to know about the running kernel's `task_struct`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelOffsets {
@@ -229,6 +273,9 @@ pub struct KernelOffsets {
     pub compat: Option<CompatProbe>,
     /// Byte offset of `task_struct.seccomp.mode`, `None` on kernels without seccomp.
     pub seccomp_mode: Option<u32>,
+    /// The syscall dispatchers described in the BTF (kernels since the 2024
+    /// branch-history mitigation, and the stable lines it went to).
+    pub dispatchers: Dispatchers,
 }
 
 impl KernelOffsets {
@@ -264,9 +311,21 @@ impl KernelOffsets {
             Err(BtfError::MissingMember { .. }) => None,
             Err(e) => return Err(e),
         };
+        let dispatchers = match Dispatchers::names(arch) {
+            Some(names) => {
+                let [native, compat, x32] = btf.func_ids(names)?;
+                Dispatchers {
+                    native,
+                    compat,
+                    x32,
+                }
+            }
+            None => Dispatchers::default(),
+        };
         Ok(KernelOffsets {
             compat,
             seccomp_mode,
+            dispatchers,
         })
     }
 }
@@ -349,6 +408,22 @@ mod tests {
     }
 
     #[test]
+    fn functions_are_found_by_name_in_one_pass() {
+        let data = blob(&[
+            (KIND_FUNC, "ia32_sys_call", vec![]),
+            (KIND_STRUCT, "x64_sys_call", vec![]),
+            (KIND_FUNC, "x64_sys_call", vec![]),
+        ]);
+        let btf = Btf::parse(&data).expect("parse");
+        // Type 1 is the blob's INT; a STRUCT of the same name is no function.
+        assert_eq!(
+            btf.func_ids(["x64_sys_call", "ia32_sys_call", "x32_sys_call"])
+                .expect("ids"),
+            [Some(4), Some(2), None]
+        );
+    }
+
+    #[test]
     fn rejects_garbage() {
         assert!(matches!(
             Btf::parse(b"not btf at all, not btf at all"),
@@ -370,5 +445,10 @@ mod tests {
         }
         let mode = k.seccomp_mode.expect("kernel has seccomp");
         assert!(mode > 0 && mode < 64 * 1024, "offset {mode}");
+        // Where kallsyms names the native dispatcher, the BTF describes it too.
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+        if kallsyms.lines().any(|l| l.ends_with(" x64_sys_call")) {
+            assert!(k.dispatchers.native.is_some(), "{:?}", k.dispatchers);
+        }
     }
 }

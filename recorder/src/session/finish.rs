@@ -148,6 +148,7 @@ pub fn to_report(snapshot: &Snapshot, runtime: Runtime, signal: Option<String>) 
     doc.runtime_signal = signal;
     doc.args = snapshot.args.clone();
     doc.args_lost = snapshot.args_lost;
+    doc.attach = snapshot.attach.map(|a| a.describe().to_owned());
     doc
 }
 
@@ -257,9 +258,12 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), FinishEr
     if let Some(stats_dest) = &state.stats {
         confined::write(
             stats_dest,
-            json_line(&profile::stats(&calls))
-                .map_err(FinishError::Json)?
-                .as_bytes(),
+            json_line(&profile::Stats {
+                attach: recorded.attach.clone(),
+                ..profile::stats(&calls)
+            })
+            .map_err(FinishError::Json)?
+            .as_bytes(),
         )?;
     }
     if let Some(report_dest) = &state.report {

@@ -780,7 +780,11 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
     if let Some(stats_path) = &args.stats {
         write_atomic(
             stats_path,
-            finish::json_line(&profile::stats(&calls))?.as_bytes(),
+            finish::json_line(&profile::Stats {
+                attach: recorded.snapshot.attach.map(|a| a.describe().to_owned()),
+                ..profile::stats(&calls)
+            })?
+            .as_bytes(),
         )?;
     }
     if let Some(report_path) = &args.report {

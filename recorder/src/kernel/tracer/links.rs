@@ -1,5 +1,5 @@
-//! Attaching the program to `sys_enter` (and its cache keepers) while recordings are
-//! active, detaching it after the last.
+//! Attaching the program (to `sys_enter` or the syscall dispatchers, and its cache
+//! keepers) while recordings are active, detaching it after the last.
 
 use super::*;
 
@@ -32,7 +32,22 @@ impl Tracer {
         }
         // Entries filled while the keepers were detached are stale from here on.
         self.bump_epoch()?;
-        self.attach_one(pins::PROGRAM, "sys_enter", pins::LINK)
+        match self.attach_point()? {
+            AttachPoint::Tracepoint => self.attach_one(pins::PROGRAM, "sys_enter", pins::LINK),
+            AttachPoint::Fentry => {
+                // The main link last: it is what "attached" means.
+                for (prog, link) in [
+                    (pins::PROGRAM_COMPAT, pins::LINK_COMPAT),
+                    (pins::PROGRAM_X32, pins::LINK_X32),
+                    (pins::PROGRAM, pins::LINK),
+                ] {
+                    if prog == pins::PROGRAM || self.dir.join(prog).exists() {
+                        self.attach_fentry(prog, link)?;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn attach_one(
@@ -63,9 +78,15 @@ impl Tracer {
         Ok(())
     }
 
-    /// Detaches `sys_enter` first, then the cache keepers.
+    /// Detaches the syscall program(s) first, then the cache keepers.
     pub(super) fn detach(&mut self) -> Result<(), TracerError> {
-        for link in [pins::LINK, pins::LINK_SWITCH, pins::LINK_MIGRATE] {
+        for link in [
+            pins::LINK,
+            pins::LINK_COMPAT,
+            pins::LINK_X32,
+            pins::LINK_SWITCH,
+            pins::LINK_MIGRATE,
+        ] {
             self.detach_one(link)?;
         }
         Ok(())

@@ -35,14 +35,15 @@ pub(super) fn arg_offsets(arch: Option<Arch>) -> [u32; 3] {
 /// hides `/sys/kernel/btf`, so that parse finds nothing. Pins are global, so the
 /// child's work is visible to us. Anything unexpected falls back to loading here.
 pub(super) fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), TracerError> {
+    let choice = AttachChoice::from_env()?;
     let kernel = btf::KernelOffsets::read(&paths.btf)?;
     if !single_threaded() {
-        return load_and_pin_with(paths, dir, kernel);
+        return load_and_pin_with(paths, dir, kernel, choice);
     }
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 with a valid out array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return load_and_pin_with(paths, dir, kernel);
+        return load_and_pin_with(paths, dir, kernel, choice);
     }
     // SAFETY: the process is single-threaded, so the child may run ordinary code.
     let pid = unsafe { libc::fork() };
@@ -51,7 +52,7 @@ pub(super) fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), Tracer
         unsafe { libc::close(fds[0]) };
         let (code, message) = match hide_kernel_btf() {
             Err(e) => (HIDE_FAILED, e.to_string()),
-            Ok(()) => match load_and_pin_with(paths, dir, kernel) {
+            Ok(()) => match load_and_pin_with(paths, dir, kernel, choice) {
                 Ok(()) => (0u8, String::new()),
                 Err(e) => (e.category().code(), error_chain(&e)),
             },
@@ -70,7 +71,7 @@ pub(super) fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), Tracer
     if pid < 0 {
         // SAFETY: closing the read end.
         unsafe { libc::close(fds[0]) };
-        return load_and_pin_with(paths, dir, kernel);
+        return load_and_pin_with(paths, dir, kernel, choice);
     }
     use std::io::Read;
     // SAFETY: we own the read end.
@@ -84,13 +85,13 @@ pub(super) fn load_and_pin(paths: &TracerPaths, dir: &Path) -> Result<(), Tracer
         Some((0, _)) => Ok(()),
         Some((&HIDE_FAILED, why)) => {
             tracing::debug!(why = %String::from_utf8_lossy(why), "cannot hide vmlinux BTF; loading in-process");
-            load_and_pin_with(paths, dir, kernel)
+            load_and_pin_with(paths, dir, kernel, choice)
         }
         Some((code, message)) => Err(TracerError::LoaderChild {
             code: *code,
             message: String::from_utf8_lossy(message).into_owned(),
         }),
-        None => load_and_pin_with(paths, dir, kernel),
+        None => load_and_pin_with(paths, dir, kernel, choice),
     }
 }
 
@@ -164,6 +165,7 @@ pub(super) fn load_and_pin_with(
     paths: &TracerPaths,
     dir: &Path,
     kernel: btf::KernelOffsets,
+    choice: AttachChoice,
 ) -> Result<(), TracerError> {
     let _ = paths;
     let abis = HostAbis::host()?;
@@ -244,15 +246,9 @@ pub(super) fn load_and_pin_with(
                 source: io::Error::other(e),
             })?;
     }
-    let program = load_raw_tracepoint(&mut ebpf, "sys_enter")?;
-    // The program pin is written last: its presence means "fully loaded".
-    program
-        .pin(dir.join(pins::PROGRAM))
-        .map_err(|e| TracerError::Io {
-            what: "cannot pin program at",
-            path: dir.join(pins::PROGRAM),
-            source: io::Error::other(e),
-        })?;
+    // The main program's pin is written last: its presence means "fully loaded".
+    let point = attach::load_syscall_programs(&mut ebpf, dir, &abis, kernel.dispatchers, choice)?;
+    tracing::debug!(attach = point.describe(), "program loaded and pinned");
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! shared state happen under an exclusive `flock` on a file in the run directory.
 
 mod abi;
+mod attach;
 mod bpffs;
 mod floor;
 mod links;
@@ -18,6 +19,7 @@ mod tests;
 mod watch;
 
 pub use abi::{HostAbis, StartMode};
+pub use attach::{AttachChoice, AttachPoint, ATTACH_ENV};
 use bpffs::ensure_bpffs;
 pub use bpffs::{remove_stale_builds, unload};
 pub use floor::FloorProgram;
@@ -153,6 +155,12 @@ pub enum TracerError {
     /// The architecture has no syscall table.
     #[error("unsupported host architecture {0}")]
     UnsupportedArch(&'static str),
+    /// `SECCOMP_RECORDER_ATTACH` names no attach point.
+    #[error("SECCOMP_RECORDER_ATTACH is '{0}': expected auto, fentry or tracepoint")]
+    BadAttach(String),
+    /// `fentry` was asked for and this kernel cannot have it.
+    #[error("fentry on the syscall dispatchers is not available: {0}; use SECCOMP_RECORDER_ATTACH=tracepoint (or auto)")]
+    FentryUnavailable(String),
 }
 
 impl Categorized for TracerError {
@@ -162,7 +170,9 @@ impl Categorized for TracerError {
             TracerError::NoBpffs(..)
             | TracerError::NotOnBpffs(_)
             | TracerError::Btf(_)
-            | TracerError::UnsupportedArch(_) => Category::MissingKernelFeature,
+            | TracerError::UnsupportedArch(_)
+            | TracerError::FentryUnavailable(_) => Category::MissingKernelFeature,
+            TracerError::BadAttach(_) => Category::BadInput,
             TracerError::Io { .. } => Category::Io,
             // All slots (or cgroup table buckets) taken: try again later.
             TracerError::NoFreeSlot
@@ -293,6 +303,8 @@ pub struct Snapshot {
     pub args: Vec<crate::kernel::args::ArgValue>,
     /// Whether some argument value could not be stored (the map was full).
     pub args_lost: bool,
+    /// Where the program saw the calls.
+    pub attach: Option<AttachPoint>,
 }
 
 fn open_map<T>(dir: &Path, name: &str) -> Result<T, TracerError>
@@ -312,13 +324,15 @@ impl Tracer {
         let abis = HostAbis::host()?;
         ensure_bpffs(&paths.bpf_base)?;
         let dir = paths.pin_dir();
+        let mut loaded_now = false;
         if !dir.join(pins::PROGRAM).exists() {
             let _lock = StateLock::acquire(&paths.run_dir)?;
             if !dir.join(pins::PROGRAM).exists() {
                 load_and_pin(paths, &dir)?;
+                loaded_now = true;
             }
         }
-        Ok(Tracer {
+        let tracer = Tracer {
             paths: paths.clone(),
             abis,
             config: open_map(&dir, pins::CONFIG)?,
@@ -333,7 +347,11 @@ impl Tracer {
             claims: open_map(&dir, pins::CLAIMS)?,
             missed: open_map(&dir, pins::MISSED)?,
             dir,
-        })
+        };
+        if !loaded_now {
+            tracer.warn_if_not(AttachChoice::from_env()?);
+        }
+        Ok(tracer)
     }
 
     /// Where pins, lock and state live.
@@ -569,6 +587,7 @@ impl Tracer {
             calls,
             args,
             args_lost: st.args_lost != 0,
+            attach: self.attach_point().ok(),
         })
     }
 
