@@ -475,8 +475,25 @@ fn steady_marker_splits_when_the_file_appears() {
 
 #[e2e_macros::test]
 fn steady_output_needs_a_split() {
-    let out = run(&["record", "--steady-output", "/tmp/x.json", "--", "true"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steady = dir.path().join("steady.json");
+    let out = run(&[
+        "record",
+        "--steady-output",
+        steady.to_str().expect("utf8"),
+        "--",
+        "true",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // The usage error is the missing split, not something else clap found.
+    assert!(
+        err.contains("required arguments were not provided")
+            && err.contains("--steady-after")
+            && err.contains("--steady-marker"),
+        "{err}"
+    );
+    assert!(!steady.exists());
 }
 
 #[e2e_macros::test]

@@ -45,7 +45,11 @@ proptest! {
 
     #[e2e_macros::test]
     fn wall_times_always_display(t in any::<i64>()) {
-        let _ = WallTime(t).to_string();
+        // Any instant, however far from now, displays (no panic, no overflow) as a
+        // UTC time with its milliseconds.
+        let shown = WallTime(t).to_string();
+        prop_assert!(shown.ends_with(&format!(".{:03}Z", t.rem_euclid(1000))), "{}", shown);
+        prop_assert_eq!(shown.matches('T').count(), 1, "{}", shown);
     }
 
     /// `Nms`, `Ns`, `Nm`, `Nh` and `Nd` ago; unix timestamps as they are.
