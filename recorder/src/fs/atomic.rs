@@ -1,8 +1,8 @@
 //! Writing result files: atomically (temporary file + rename), never half-written.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{Categorized, Category};
@@ -65,29 +65,10 @@ fn write_atomic_with(path: &Path, contents: &[u8], sync: bool) -> Result<(), Wri
             "not a file name",
         ))
     })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        if sync {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    Ok(())
+    // The directory the user named (symlinks in it followed, as any tool does); the
+    // file itself is written by the one writer of result files.
+    let dir = File::open(&dir).map_err(err)?;
+    super::confined::write_in(dir.as_fd(), name, contents, sync).map_err(err)
 }
 
 #[cfg(test)]

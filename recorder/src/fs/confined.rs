@@ -3,12 +3,14 @@
 //! symlinks and anything outside those directories are refused, and files are
 //! written atomically through directory file descriptors (no path re-resolution).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::exit::{Categorized, Category};
 
@@ -147,84 +149,59 @@ impl OutputPolicy {
     }
 }
 
-fn cstr(s: &OsStr) -> io::Result<CString> {
-    CString::new(s.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
-}
-
-fn open_dir_at(dirfd: i32, name: &OsStr, create: bool) -> io::Result<OwnedFd> {
-    let c = cstr(name)?;
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: openat with a valid C string.
-    let mut fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags) };
-    if fd < 0 && create && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
-        // SAFETY: mkdirat with a valid C string.
-        if unsafe { libc::mkdirat(dirfd, c.as_ptr(), 0o755) } != 0
-            && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
-        {
-            return Err(io::Error::last_os_error());
+fn open_dir_at(dirfd: BorrowedFd<'_>, name: &OsStr, create: bool) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut opened = rfs::openat(dirfd, name, flags, Mode::empty());
+    if create && matches!(opened, Err(Errno::NOENT)) {
+        match rfs::mkdirat(dirfd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
         }
-        // SAFETY: as above.
-        fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags) };
+        opened = rfs::openat(dirfd, name, flags, Mode::empty());
     }
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::ENOTDIR) => io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is a symlink or not a directory", name.to_string_lossy()),
-            ),
-            _ => e,
-        });
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    opened.map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a symlink or not a directory", name.to_string_lossy()),
+        ),
+        e => e.into(),
+    })
 }
 
 /// Opens the parent directory of `dest` without following symlinks at any step
 /// (creating missing directories when `create`), returning it and the file name.
-fn open_parent(dest: &Destination, create: bool) -> io::Result<(OwnedFd, CString)> {
-    let root_c = cstr(dest.root.as_os_str())?;
-    // SAFETY: open with a valid C string.
-    let fd = unsafe {
-        libc::open(
-            root_c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor.
-    let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
+fn open_parent(dest: &Destination, create: bool) -> io::Result<(OwnedFd, &OsStr)> {
+    let mut dir = rfs::open(
+        &dest.root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let comps: Vec<&OsStr> = dest.relative.iter().collect();
     let (file, parents) = comps
         .split_last()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
     for p in parents {
-        dir = open_dir_at(dir.as_raw_fd(), p, create)?;
+        dir = open_dir_at(dir.as_fd(), p, create)?;
     }
-    Ok((dir, cstr(file)?))
+    Ok((dir, file))
 }
 
-fn check_not_symlink(dirfd: i32, name: &CString) -> io::Result<()> {
-    // SAFETY: zeroed stat out-buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstatat with valid pointers.
-    let rc = unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        let kind = st.st_mode & libc::S_IFMT;
-        if kind == libc::S_IFLNK {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the file is a symlink",
-            ));
-        }
-        if kind != libc::S_IFREG {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
+fn check_not_symlink(dirfd: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    if let Ok(st) = rfs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        match rfs::FileType::from_raw_mode(st.st_mode) {
+            rfs::FileType::Symlink => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the file is a symlink",
+                ))
+            }
+            rfs::FileType::RegularFile => {}
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file",
+                ))
+            }
         }
     }
     Ok(())
@@ -235,11 +212,47 @@ fn check_not_symlink(dirfd: i32, name: &CString) -> io::Result<()> {
 pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
     let err = |e: io::Error| classify(dest.path(), e);
     match open_parent(dest, false) {
-        Ok((dir, name)) => check_not_symlink(dir.as_raw_fd(), &name).map_err(err),
+        Ok((dir, name)) => check_not_symlink(dir.as_fd(), name).map_err(err),
         // Missing directories will be created at write time.
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(err(e)),
     }
+}
+
+/// Writes `contents` as `name` in the directory `dir`: a temporary file (created
+/// exclusively, never through a symlink) written, set to mode 0644 (whatever the
+/// umask), fsync'd when `sync`, then renamed over `name` within the directory. Readers
+/// see the old file or the new one; on failure the temporary file is removed. The one
+/// writer of every result file (see also [`super::atomic`]).
+pub fn write_in(dir: BorrowedFd<'_>, name: &OsStr, contents: &[u8], sync: bool) -> io::Result<()> {
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    // A temporary file of ours left by a writer with this pid that was killed before
+    // its rename (unlinkat never follows a symlink).
+    let _ = rfs::unlinkat(dir, &tmp, AtFlags::empty());
+    let fd = rfs::openat(
+        dir,
+        &tmp,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    let mut f = File::from(fd);
+    let written = (|| {
+        f.write_all(contents)?;
+        // The umask may have narrowed the mode.
+        rfs::fchmod(&f, Mode::from_raw_mode(0o644))?;
+        if sync {
+            f.sync_all()?;
+        }
+        crate::fault::point(crate::fault::WRITE_BEFORE_RENAME);
+        rfs::renameat(dir, &tmp, dir, name)?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = rfs::unlinkat(dir, &tmp, AtFlags::empty());
+    }
+    written
 }
 
 /// Writes `contents` to `dest`: temporary file + rename inside the (symlink-free)
@@ -247,59 +260,8 @@ pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
 pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError> {
     let err = |e: io::Error| classify(dest.path(), e);
     let (dir, name) = open_parent(dest, true).map_err(err)?;
-    check_not_symlink(dir.as_raw_fd(), &name).map_err(err)?;
-    let tmp = CString::new(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ))
-    .map_err(|_| err(io::Error::new(io::ErrorKind::InvalidInput, "NUL in name")))?;
-    // A temporary file of ours left by a writer with this pid that was killed before
-    // its rename (unlinkat never follows a symlink).
-    // SAFETY: unlinkat with a valid C string, relative to our directory descriptor.
-    unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
-    // SAFETY: openat with valid C strings.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            tmp.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o644,
-        )
-    };
-    if fd < 0 {
-        return Err(err(io::Error::last_os_error()));
-    }
-    // SAFETY: fresh descriptor we own.
-    let mut f = unsafe { File::from_raw_fd(fd) };
-    let written = (|| {
-        f.write_all(contents)?;
-        // SAFETY: fchmod on our descriptor (umask may have narrowed the mode).
-        if unsafe { libc::fchmod(f.as_raw_fd(), 0o644) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        f.sync_all()?;
-        crate::fault::point(crate::fault::WRITE_BEFORE_RENAME);
-        // SAFETY: renameat within one directory descriptor.
-        if unsafe {
-            libc::renameat(
-                dir.as_raw_fd(),
-                tmp.as_ptr(),
-                dir.as_raw_fd(),
-                name.as_ptr(),
-            )
-        } != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        // SAFETY: unlinkat of our temporary name.
-        unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
-        return Err(err(e));
-    }
-    Ok(())
+    check_not_symlink(dir.as_fd(), name).map_err(err)?;
+    write_in(dir.as_fd(), name, contents, true).map_err(err)
 }
 
 /// Reads a file below an allowed directory without following symlinks.
@@ -307,20 +269,15 @@ pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
     use std::io::Read;
     let err = |e: io::Error| classify(dest.path(), e);
     let (dir, name) = open_parent(dest, false).map_err(err)?;
-    // SAFETY: openat with a valid C string.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            // O_NONBLOCK: opening a FIFO planted as a base profile must not wait.
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
-        )
-    };
-    if fd < 0 {
-        return Err(err(io::Error::last_os_error()));
-    }
-    // SAFETY: fresh descriptor we own.
-    let f = unsafe { File::from_raw_fd(fd) };
+    let fd = rfs::openat(
+        &dir,
+        name,
+        // NONBLOCK: opening a FIFO planted as a base profile must not wait.
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| err(e.into()))?;
+    let f = File::from(fd);
     if !f.metadata().map_err(err)?.file_type().is_file() {
         return Err(err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -343,9 +300,8 @@ mod tests {
     fn a_fifo_is_refused_without_waiting() {
         let d = tempfile::tempdir().expect("tempdir");
         let fifo = d.path().join("base.json");
-        let c = CString::new(fifo.to_str().expect("utf8")).expect("cstr");
-        // SAFETY: mkfifo with a valid path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
         let dest = policy(d.path()).resolve("base.json").expect("resolve");
         assert!(matches!(read(&dest), Err(OutputPathError::Unsafe(..))));
     }
