@@ -19,6 +19,7 @@ pub mod kernel_calls;
 pub mod libseccomp_names;
 pub mod merge;
 pub mod policy;
+pub mod portable;
 pub mod profile;
 pub mod profile_file;
 pub mod report;
