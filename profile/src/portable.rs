@@ -220,6 +220,13 @@ pub fn clone_without_namespaces() -> LinuxSyscall {
     rule
 }
 
+/// Where a sibling comes from: the allowed names and the architectures.
+#[derive(Default)]
+struct Sources {
+    of: BTreeSet<String>,
+    arches: Vec<String>,
+}
+
 /// The architectures a filter built from `profile` covers.
 fn filter_arches(profile: &LinuxSeccomp) -> Vec<OciArch> {
     match profile.architectures() {
@@ -252,9 +259,7 @@ pub fn add(profile: &LinuxSeccomp) -> Portable {
         .filter(|r| is_allow(r))
         .flat_map(|r| r.names().iter().cloned())
         .collect();
-    // (name, grant) -> (of, arches)
-    let mut found: BTreeMap<(&'static str, Grant), (BTreeSet<String>, Vec<String>)> =
-        BTreeMap::new();
+    let mut found: BTreeMap<(&'static str, Grant), Sources> = BTreeMap::new();
     for arch in filter_arches(profile) {
         for source in &sources {
             for s in siblings_on(arch, source) {
@@ -262,10 +267,10 @@ pub fn add(profile: &LinuxSeccomp) -> Portable {
                     continue;
                 }
                 let entry = found.entry((s.name, s.grant)).or_default();
-                entry.0.insert(source.clone());
+                entry.of.insert(source.clone());
                 let label = arch.to_string();
-                if !entry.1.contains(&label) {
-                    entry.1.push(label);
+                if !entry.arches.contains(&label) {
+                    entry.arches.push(label);
                 }
             }
         }
@@ -298,11 +303,11 @@ pub fn add(profile: &LinuxSeccomp) -> Portable {
     }
     let added = found
         .into_iter()
-        .map(|((name, grant), (of, arches))| Added {
+        .map(|((name, grant), found)| Added {
             name: name.to_owned(),
             grant,
-            of: of.into_iter().collect(),
-            arches,
+            of: found.of.into_iter().collect(),
+            arches: found.arches,
         })
         .collect();
     Portable {
