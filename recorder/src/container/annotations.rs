@@ -50,9 +50,14 @@ pub enum RuntimeChoice {
 /// rules for them.
 pub const ARGS: &str = "seccomp-recorder.io/args";
 
+/// `true` or `false` (default): also allow the variants of each recorded call (see
+/// `record --portable` and [`seccomp_profile::portable`]).
+pub const PORTABLE: &str = "seccomp-recorder.io/portable";
+
 /// Every annotation we read.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     ARGS,
+    PORTABLE,
     TRACE_SYSCALL,
     OUTPUT,
     BASE,
@@ -84,6 +89,8 @@ pub struct Request {
     pub runtime: RuntimeChoice,
     /// Record argument values and write argument rules.
     pub record_args: bool,
+    /// Also allow the variants of each recorded call.
+    pub portable: bool,
 }
 
 /// Annotation errors.
@@ -123,6 +130,9 @@ pub enum AnnotationError {
     /// The args switch is not a boolean.
     #[error("annotation {ARGS} is '{0}': expected true or false")]
     BadArgs(String),
+    /// The portable switch is not a boolean.
+    #[error("annotation {PORTABLE} is '{0}': expected true or false")]
+    BadPortable(String),
     /// The runtime is not one we know.
     #[error("annotation {RUNTIME} is '{0}': expected any, detected, crun or runc")]
     BadRuntime(String),
@@ -150,6 +160,20 @@ fn value<'a>(
         }
         Some(v) => Ok(Some(v.trim())),
     }
+}
+
+/// A boolean annotation: absent, `false`, `0`, `no` are false; `true`, `1`, `yes`
+/// true (any case); anything else `None`.
+fn switch(v: Option<&str>) -> Option<bool> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") | Some("no") => Some(false),
+        Some("true") | Some("1") | Some("yes") => Some(true),
+        Some(_) => None,
+    }
+}
+
+fn text(v: Option<&str>) -> String {
+    v.unwrap_or_default().to_owned()
 }
 
 /// Parses `[if:BASE;]of:OUT` (entries in any order, `;` separated).
@@ -191,6 +215,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let format = value(annotations, FORMAT)?;
     let runtime = value(annotations, RUNTIME)?;
     let record_args = value(annotations, ARGS)?;
+    let portable = value(annotations, PORTABLE)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -211,6 +236,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
                 (FORMAT, format),
                 (RUNTIME, runtime),
                 (ARGS, record_args),
+                (PORTABLE, portable),
             ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
@@ -250,17 +276,12 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
             ))
         }
     };
-    let record_args = match record_args.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false") | Some("0") | Some("no") => false,
-        Some("true") | Some("1") | Some("yes") => true,
-        Some(_) => {
-            return Err(AnnotationError::BadArgs(
-                record_args.unwrap_or_default().to_owned(),
-            ))
-        }
-    };
+    let record_args =
+        switch(record_args).ok_or_else(|| AnnotationError::BadArgs(text(record_args)))?;
+    let portable = switch(portable).ok_or_else(|| AnnotationError::BadPortable(text(portable)))?;
     Ok(Some(Request {
         record_args,
+        portable,
         runtime,
         output,
         base,
@@ -349,6 +370,27 @@ mod tests {
         assert_eq!(
             parse(&ann(&[(OUTPUT, "a.json"), (FORMAT, "yaml")])),
             Err(AnnotationError::BadFormat("yaml".into()))
+        );
+    }
+
+    #[test]
+    fn portable_annotation() {
+        let r = parse(&ann(&[(OUTPUT, "o.json"), (PORTABLE, "True")]))
+            .expect("ok")
+            .expect("some");
+        assert!(r.portable);
+        assert!(!r.record_args);
+        let r = parse(&ann(&[(OUTPUT, "o.json")]))
+            .expect("ok")
+            .expect("some");
+        assert!(!r.portable);
+        assert_eq!(
+            parse(&ann(&[(OUTPUT, "o.json"), (PORTABLE, "musl")])),
+            Err(AnnotationError::BadPortable("musl".into()))
+        );
+        assert_eq!(
+            parse(&ann(&[(PORTABLE, "true")])),
+            Err(AnnotationError::OptionWithoutOutput(PORTABLE))
         );
     }
 

@@ -117,6 +117,7 @@ pub fn write_recording(
         runtime_type: None,
         cri: String::new(),
         workload: None,
+        portable: false,
     });
     let place = Place::of(&pod);
     let dir = place.recordings(out);
@@ -132,6 +133,8 @@ pub fn write_recording(
 pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<PathBuf, OutputError> {
     let dir = place.recordings(out);
     let mut recordings = Vec::new();
+    // Any recording of the place whose pod asked for variants makes the profile portable.
+    let mut portable = false;
     let entries = fs::read_dir(&dir).map_err(|source| OutputError::Dir {
         path: dir.clone(),
         source,
@@ -155,6 +158,7 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
                 continue;
             }
         };
+        portable |= report.pod.as_ref().is_some_and(|p| p.portable);
         let name = f
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -174,7 +178,12 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
             // Every known runtime's start-up tail: replicas may land on nodes with
             // another runtime.
             runtime: Runtime::Any,
+            portable,
         },
+    );
+    finish::log_siblings(
+        &format!("{}/{}", place.workload, place.container),
+        &assembled.siblings,
     );
     let name = format!("{}-{}", place.workload, place.container);
     let json = formats::render(&assembled.profile, style.format, &name)?;
