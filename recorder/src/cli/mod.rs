@@ -39,7 +39,8 @@ pub enum Cmd {
     Syscalls(syscalls::SyscallsArgs),
     /// CI gate: exit 0 when every recorded syscall is allowed by the committed
     /// baseline, 1 when something new appears (listed), 2 on error, 3 when the baseline
-    /// allows a call the --policy never allows.
+    /// allows a call the --policy never allows, 4 when only variants of allowed calls
+    /// (another libc's siblings) are missing.
     Check(check::CheckArgs),
     /// Added and removed syscalls per architecture between two profiles (exit 0
     /// identical, 1 different, 2 error).
