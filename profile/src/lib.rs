@@ -17,6 +17,7 @@ pub mod exit;
 pub mod formats;
 pub mod kernel_calls;
 pub mod libseccomp_names;
+pub mod markdown;
 pub mod merge;
 pub mod policy;
 pub mod portable;

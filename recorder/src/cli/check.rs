@@ -50,6 +50,9 @@ pub enum CheckFormat {
     /// "unused": [names], "policy": {"policy", "violations": [{name, arches, allowed,
     /// rules, reason, first}]}}` (`policy` with `--policy` only).
     Json,
+    /// Markdown for a pull-request comment or a CI job summary: the verdict, then
+    /// tables of the new calls, the risky calls (`--policy`) and the variants.
+    Markdown,
 }
 
 /// Errors of `check`. Whatever their category, the binary exits with 2 on any of them.
@@ -103,6 +106,9 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
             let mut s = serde_json::to_string_pretty(&report).map_err(CheckError::Json)?;
             s.push('\n');
             s
+        }
+        CheckFormat::Markdown => {
+            seccomp_profile::markdown::render_check(&report, &args.baseline.display().to_string())
         }
     };
     out.write_all(text.as_bytes())

@@ -43,7 +43,7 @@ pub enum Cmd {
     /// (another libc's siblings) are missing.
     Check(check::CheckArgs),
     /// Added and removed syscalls per architecture between two profiles (exit 0
-    /// identical, 1 different, 2 error).
+    /// identical, 1 different, 2 error, 3 B allows a call the --policy never allows).
     Diff(diff::DiffArgs),
     /// Union of profiles and recordings (allow lists per architecture), deterministic.
     Merge(merge::MergeArgs),
