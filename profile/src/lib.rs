@@ -23,6 +23,7 @@ pub mod policy;
 pub mod portable;
 pub mod profile;
 pub mod profile_file;
+pub mod propose;
 pub mod report;
 pub mod rule;
 pub mod runtime;

@@ -55,7 +55,8 @@ pub enum Cmd {
     /// SCMP_ACT_LOG, for an audit run (the kernel logs what it would have denied).
     AuditProfile(audit::AuditProfileArgs),
     /// What the kernel's seccomp records say would have been denied under a LOG twin
-    /// (exit 0 nothing, 1 something, listed; 2 error).
+    /// (exit 0 nothing, 1 something, listed; 2 error); --propose writes the baseline
+    /// with those calls allowed (exit 3 when some are never allowed by the policy).
     AuditReport(audit::AuditReportArgs),
     /// Print the image label that ships a profile with the image
     /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).
