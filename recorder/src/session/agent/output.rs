@@ -200,6 +200,41 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
 mod tests {
     use super::*;
 
+    fn recording(pod: &str, portable: bool) -> Report {
+        let text = format!(
+            r#"{{"syscalls":[{{"arch":"SCMP_ARCH_X86_64","nr":262,"name":"newfstatat","count":1}}],
+                "pod":{{"name":"{pod}","namespace":"shop","uid":"u","containers":["app"],
+                        "wholePod":false,"runtimeHandler":"default","cri":"containerd",
+                        "workload":"api","portable":{portable}}}}}"#
+        );
+        serde_json::from_str(&text).expect("report")
+    }
+
+    #[test]
+    fn one_portable_recording_makes_the_workload_profile_portable() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let style = ProfileStyle {
+            format: Format::Oci,
+            errno: DefaultErrno::Enosys,
+            native: Arch::X86_64,
+        };
+        let allows_stat = |p: &Path| {
+            let v: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(p).expect("profile")).expect("json");
+            v["syscalls"][0]["names"]
+                .as_array()
+                .expect("names")
+                .iter()
+                .any(|n| n == "stat")
+        };
+        let p =
+            write_recording(out.path(), "c1", &recording("api-1", false), style).expect("written");
+        assert!(!allows_stat(&p));
+        let p =
+            write_recording(out.path(), "c2", &recording("api-2", true), style).expect("written");
+        assert!(allows_stat(&p));
+    }
+
     #[test]
     fn places_follow_the_kubelet_layout() {
         let p = Place {
