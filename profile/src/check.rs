@@ -16,8 +16,14 @@
 //! checked too, and the first process of each violation is taken from the recorded
 //! reports.
 //!
-//! The binary exits 0 when [`CheckReport::ok`], 1 otherwise, 2 on any error, and 3
-//! (over 1) when the baseline violates the policy.
+//! A recorded call the baseline denies, but whose sibling it allows (a variant of one
+//! call, [`crate::portable`]: `stat` where the baseline has `newfstatat`), is listed
+//! apart as a variant, not as new: the same program built against another libc, not
+//! new behaviour. The baseline still denies it; `merge --portable` allows it.
+//!
+//! The binary exits 0 when [`CheckReport::ok`], 1 when something is new, 4
+//! ([`crate::exit::VARIANTS_ONLY`]) when only variants are missing, 2 on any error,
+//! and 3 (over 1 and 4) when the baseline violates the policy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -79,15 +85,21 @@ pub struct Finding {
     /// with `--args`), when the name itself is allowed for other values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<crate::args::ArgAt>>,
+    /// For a variant: the names the baseline allows that it is a sibling of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_of: Option<Vec<String>>,
 }
 
 /// The result of a check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
-    /// Nothing new.
+    /// Nothing new and no variant: the baseline allows every recorded call.
     pub ok: bool,
     /// Recorded syscalls the baseline does not allow, sorted by architecture and name.
     pub new: Vec<Finding>,
+    /// Recorded syscalls the baseline does not allow, but a sibling of which it does
+    /// ([`crate::portable`]), sorted like `new`.
+    pub variants: Vec<Finding>,
     /// Recorded syscalls the baseline allows only for some arguments: not counted as
     /// new, since counts cannot show the arguments.
     pub conditional: Vec<Finding>,
@@ -153,6 +165,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
             first: uses.first,
             needed_by_runtime: None,
             args: None,
+            variant_of: None,
         };
         match evidence::verdict(&policies, arch, &name) {
             Verdict::Allowed => {}
@@ -174,6 +187,7 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
                 first: uses.first,
                 needed_by_runtime: None,
                 args: None,
+                variant_of: None,
             });
         }
     }
@@ -183,13 +197,46 @@ pub fn check(baseline: &[Variant], recorded: &[Input]) -> Result<CheckReport, Ev
         .into_iter()
         .filter(|n| !used.contains(n) && !crate::kernel_calls::is_kernel_call(n))
         .collect();
+    let (variants, new) = separate_variants(&policies, new);
     Ok(CheckReport {
-        ok: new.is_empty(),
+        ok: new.is_empty() && variants.is_empty(),
         new,
+        variants,
         conditional,
         unused,
         policy: None,
     })
+}
+
+/// Splits findings into variants of calls the baseline allows (see
+/// [`crate::portable::variant_of`]; with their `variant_of`) and the rest (pure).
+fn separate_variants(
+    policies: &BTreeMap<ArchKey, ArchPolicy>,
+    findings: Vec<Finding>,
+) -> (Vec<Finding>, Vec<Finding>) {
+    let mut variants = Vec::new();
+    let mut rest = Vec::new();
+    for mut f in findings {
+        let of: BTreeSet<String> = match (&f.name, &f.args) {
+            (Some(name), None) => policies
+                .iter()
+                .filter(|(k, _)| f.arch.is_none_or(|a| k.0.to_string() == a))
+                .flat_map(|(k, p)| {
+                    let allowed: BTreeSet<String> =
+                        p.allowed.union(&p.conditionally_allowed).cloned().collect();
+                    crate::portable::variant_of(k.0, name, &allowed)
+                })
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        if of.is_empty() {
+            rest.push(f);
+        } else {
+            f.variant_of = Some(of.into_iter().collect());
+            variants.push(f);
+        }
+    }
+    (variants, rest)
 }
 
 fn describe(f: &Finding) -> String {
@@ -241,6 +288,23 @@ fn wrapped(names: &[String]) -> Vec<String> {
     lines
 }
 
+/// The exit code of a check (0, 1, 3, or 4; see the module documentation).
+pub fn exit_code(report: &CheckReport) -> u8 {
+    let violated = report
+        .policy
+        .as_ref()
+        .is_some_and(|p| !p.violations.is_empty());
+    if violated {
+        crate::exit::POLICY_VIOLATION
+    } else if !report.new.is_empty() {
+        1
+    } else if !report.variants.is_empty() {
+        crate::exit::VARIANTS_ONLY
+    } else {
+        0
+    }
+}
+
 /// The text output (pure).
 pub fn render_text(report: &CheckReport, baseline: &str) -> String {
     let mut out = String::new();
@@ -252,6 +316,15 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
         line(&format!("new: not allowed by the baseline {baseline}:"));
         for f in &report.new {
             line(&format!("  {}", describe(f)));
+        }
+    }
+    if !report.variants.is_empty() {
+        line(&format!(
+            "variants: not allowed by the baseline {baseline}, but variants of calls it allows (another libc or runtime; merge --portable allows them):"
+        ));
+        for f in &report.variants {
+            let of = f.variant_of.as_deref().unwrap_or_default().join(", ");
+            line(&format!("  {} (variant of {of})", describe(f)));
         }
     }
     if !report.conditional.is_empty() {
@@ -275,10 +348,22 @@ pub fn render_text(report: &CheckReport, baseline: &str) -> String {
         line(&format!(
             "ok: every recorded syscall is allowed by {baseline}"
         ));
-    } else {
+    } else if report.new.is_empty() {
+        line(&format!(
+            "FAIL: {} recorded syscall(s) are only variants of calls {baseline} allows (exit {}): merge --portable allows them",
+            report.variants.len(),
+            crate::exit::VARIANTS_ONLY
+        ));
+    } else if report.variants.is_empty() {
         line(&format!(
             "FAIL: {} recorded syscall(s) not allowed by {baseline}",
             report.new.len()
+        ));
+    } else {
+        line(&format!(
+            "FAIL: {} recorded syscall(s) not allowed by {baseline}, and {} variant(s)",
+            report.new.len(),
+            report.variants.len()
         ));
     }
     // The policy's verdict last: its FAIL line is the one that decides exit 3.
@@ -348,9 +433,10 @@ fn judge_arg_values(
             first: None,
             needed_by_runtime: None,
             args: Some(args),
+            variant_of: None,
         });
     }
-    report.ok = report.new.is_empty();
+    report.ok = report.new.is_empty() && report.variants.is_empty();
 }
 
 /// The recordings plus, as one more input, the names `runtime` calls at start-up.
@@ -541,6 +627,74 @@ mod tests {
             serde_json::json!({"arch":"SCMP_ARCH_X86_64","name":"sync","nr":162,"count":3,
                                "first":{"pid":42,"tid":43,"comm":"sync","after_ms":1.5}})
         );
+    }
+
+    #[test]
+    fn siblings_of_allowed_calls_are_variants_not_new() {
+        // The baseline has glibc's newfstatat and clone; musl called stat and fork.
+        let base = input(
+            "base.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],
+                "syscalls":[{"names":["newfstatat","clone","read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
+        let stats = input(
+            "musl.report",
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":4,"name":"stat","count":2,
+                             "first":{"pid":7,"tid":7,"comm":"prog","after_ms":0.5}},
+                            {"arch":"SCMP_ARCH_X86_64","nr":57,"name":"fork","count":1},
+                            {"arch":"SCMP_ARCH_X86_64","nr":0,"name":"read","count":1}]}"#,
+        );
+        let r = check(base.variants().expect("profile"), &[stats]).expect("check");
+        assert!(!r.ok);
+        assert!(r.new.is_empty(), "{:?}", r.new);
+        let got: Vec<(&str, Vec<String>)> = r
+            .variants
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_deref().unwrap_or(""),
+                    f.variant_of.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fork", vec!["clone".to_owned()]),
+                ("stat", vec!["newfstatat".to_owned()])
+            ]
+        );
+        assert_eq!(exit_code(&r), crate::exit::VARIANTS_ONLY);
+        let text = render_text(&r, "base.json");
+        assert!(
+            text.contains("  SCMP_ARCH_X86_64 stat: 2 calls, first by prog (pid 7, tid 7) 0.5 ms after the start (variant of newfstatat)\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("FAIL: 2 recorded syscall(s) are only variants of calls base.json allows (exit 4): merge --portable allows them\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            json["variants"][1]["variant_of"],
+            serde_json::json!(["newfstatat"])
+        );
+        // Something new as well: exit 1, both listed.
+        let more = input(
+            "more",
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":4,"name":"stat","count":1},
+                            {"arch":"SCMP_ARCH_X86_64","nr":162,"name":"sync","count":1}]}"#,
+        );
+        let r = check(base.variants().expect("profile"), &[more]).expect("check");
+        assert_eq!((r.new.len(), r.variants.len()), (1, 1));
+        assert_eq!(exit_code(&r), 1);
+        // The same names on an architecture whose baseline lacks the sibling: new.
+        let i386 = input(
+            "i386",
+            r#"{"syscalls":[{"arch":"SCMP_ARCH_X86","nr":106,"name":"stat","count":1}]}"#,
+        );
+        let r = check(base.variants().expect("profile"), &[i386]).expect("check");
+        assert_eq!((r.new.len(), r.variants.len()), (1, 0));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub struct ArchDelta {
 }
 
 /// What changes from A to B. Unchanged values are `null`; field order is the JSON order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileDiff {
     /// Nothing changes.
@@ -117,6 +117,24 @@ pub struct ProfileDiff {
     pub rules: Delta,
     /// Allowed names that are a syscall on none of the covered architectures.
     pub unresolved: Delta,
+    /// Names B adds on an architecture that are siblings of names A allows there
+    /// ([`crate::portable`]): another libc's variants, not new behaviour.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<AddedVariant>,
+    /// B checked against a never-allow policy (`diff --policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::PolicyReport>,
+}
+
+/// A name B adds that is a variant of names A allows on the same architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddedVariant {
+    /// `SCMP_ARCH_*` name.
+    pub arch: String,
+    /// The added name.
+    pub name: String,
+    /// The names A allows that it is a sibling of.
+    pub variant_of: Vec<String>,
 }
 
 fn is_plain_allow(rule: &LinuxSyscall) -> bool {
@@ -204,7 +222,28 @@ pub fn diff(a: &[Variant], b: &[Variant]) -> ProfileDiff {
         syscalls,
         rules: Delta::between(&other_rules(a), &other_rules(b)),
         unresolved: Delta::between(&unresolved(a), &unresolved(b)),
+        variants: Vec::new(),
+        policy: None,
     };
+    for delta in &d.syscalls {
+        let Some(key) = pa.keys().find(|k| k.to_string() == delta.arch) else {
+            continue;
+        };
+        let allowed: BTreeSet<String> = pa
+            .get(key)
+            .map(|p| p.allowed.union(&p.conditionally_allowed).cloned().collect())
+            .unwrap_or_default();
+        for name in &delta.names.added {
+            let of = crate::portable::variant_of(key.0, name, &allowed);
+            if !of.is_empty() {
+                d.variants.push(AddedVariant {
+                    arch: delta.arch.clone(),
+                    name: name.clone(),
+                    variant_of: of,
+                });
+            }
+        }
+    }
     d.identical = d.default_action.is_none()
         && d.default_errno_ret.is_none()
         && d.architectures.is_empty()
@@ -225,7 +264,11 @@ fn or_unset<T: ToString>(v: &Option<T>) -> String {
 /// The text output (pure): a header, then one `+`/`-` line per change.
 pub fn render_text(d: &ProfileDiff, a: &str, b: &str) -> String {
     if d.identical {
-        return format!("no differences between {a} and {b}\n");
+        let mut out = format!("no differences between {a} and {b}\n");
+        if let Some(p) = &d.policy {
+            out.push_str(&crate::policy::render_text(p, b));
+        }
+        return out;
     }
     let mut lines = vec![format!("--- {a}"), format!("+++ {b}")];
     if let Some(c) = &d.default_action {
@@ -263,8 +306,19 @@ pub fn render_text(d: &ProfileDiff, a: &str, b: &str) -> String {
     }
     delta("rule ", &d.rules);
     delta("on no covered architecture: ", &d.unresolved);
+    for v in &d.variants {
+        lines.push(format!(
+            "  ({} {} is a variant of {})",
+            v.arch,
+            v.name,
+            v.variant_of.join(", ")
+        ));
+    }
     let mut out = lines.join("\n");
     out.push('\n');
+    if let Some(p) = &d.policy {
+        out.push_str(&crate::policy::render_text(p, b));
+    }
     out
 }
 
@@ -279,9 +333,35 @@ fn load_profile(path: &Path, host: &HostFacts) -> Result<Vec<Variant>, DiffError
     }
 }
 
-/// Compares the profile files `a` and `b` as resolved on `host`.
-pub fn diff_files(a: &Path, b: &Path, host: &HostFacts) -> Result<ProfileDiff, DiffError> {
-    Ok(diff(&load_profile(a, host)?, &load_profile(b, host)?))
+/// Compares the profile files `a` and `b` as resolved on `host`, and checks `b`
+/// against `policy` when one is given.
+pub fn diff_files(
+    a: &Path,
+    b: &Path,
+    policy: Option<&crate::policy::Policy>,
+    host: &HostFacts,
+) -> Result<ProfileDiff, DiffError> {
+    let vb = load_profile(b, host)?;
+    let mut d = diff(&load_profile(a, host)?, &vb);
+    if let Some(policy) = policy {
+        d.policy = Some(crate::policy::PolicyReport {
+            policy: policy.source.clone(),
+            violations: crate::policy::evaluate(policy, &vb),
+        });
+    }
+    Ok(d)
+}
+
+/// The exit code of a diff: 0 identical, 1 different, 3 (over both) when B violates
+/// the policy.
+pub fn exit_code(d: &ProfileDiff) -> u8 {
+    if d.policy.as_ref().is_some_and(|p| !p.violations.is_empty()) {
+        crate::exit::POLICY_VIOLATION
+    } else if d.identical {
+        0
+    } else {
+        1
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,11 @@
 /// it wins over 1).
 pub const POLICY_VIOLATION: u8 = 3;
 
+/// The exit code of `check` when nothing recorded is new but some calls are variants
+/// of calls the baseline allows ([`crate::portable`]): the baseline would deny them,
+/// and `merge --portable` allows them. 1 (something new) and 3 win over it.
+pub const VARIANTS_ONLY: u8 = 4;
+
 /// What went wrong, as far as the exit code is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -101,5 +106,7 @@ mod tests {
         // The gates' answers: 0 ok, 1 something found, 2 any error (= Usage), 3 policy.
         assert!(!codes.contains(&POLICY_VIOLATION));
         assert!(![0, 1, 2].contains(&POLICY_VIOLATION));
+        assert!(!codes.contains(&VARIANTS_ONLY));
+        assert!(![0, 1, 2, POLICY_VIOLATION].contains(&VARIANTS_ONLY));
     }
 }

@@ -90,6 +90,10 @@ pub struct PodRecorded {
     /// The workload the node agent merges this recording into (replicas share it).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub workload: Option<String>,
+    /// The pod asked for the variants of each call (annotation
+    /// `seccomp-recorder.io/portable`): the agent's merged profile allows them.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub portable: bool,
 }
 
 /// A recorded syscall with its first use.

@@ -269,6 +269,92 @@ fn enforce_under_the_log_twin_runs_mkdir_and_reports_it() {
     });
 }
 
+/// The heal loop: a workload under the LOG twin calls something new (mkdir);
+/// `audit-report --propose` writes the baseline plus that call, and the workload then
+/// runs enforced under the proposal (it fails under the baseline).
+#[e2e_macros::test]
+fn audit_report_proposes_a_profile_the_workload_then_runs_under_enforced() {
+    if !can_record() || !can_audit() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let script = |pid_file: &str, what: &str| {
+        format!(
+            "echo $$ > {}/{pid_file}; exec /usr/bin/mkdir {what}",
+            d.display()
+        )
+    };
+    let profile = d.join("p.json");
+    record_profile(&profile, "none", "sh", &script("pid.rec", "--version"));
+    let twin = d.join("p.audit.json");
+    twin_of(&profile, &twin);
+    let enforce = |p: &Path, pid_file: &str, new_dir: &Path| {
+        run(&[
+            "enforce",
+            "--profile",
+            text(p),
+            "--",
+            "sh",
+            "-c",
+            &script(pid_file, text(new_dir)),
+        ])
+    };
+
+    with_retries(|n| {
+        let since = just_before();
+        let pid_file = format!("pid.twin{n}");
+        let o = enforce(&twin, &pid_file, &d.join(format!("twin{n}")));
+        assert!(o.status.success(), "enforce (twin): {}", stderr(&o));
+        let pid = pid_in(&d.join(&pid_file));
+        report_until(&["--since", &since, "--pid", &pid], &[], &["mkdir"])?;
+
+        let proposed = d.join(format!("p.proposed{n}.json"));
+        let (code, v, err) = report(
+            &[
+                "--since",
+                &since,
+                "--pid",
+                &pid,
+                "--baseline",
+                text(&profile),
+                "--propose",
+                text(&proposed),
+            ],
+            &[],
+        );
+        assert_eq!(code, 1, "{v} {err}");
+        let added = &v["proposal"]["added"];
+        assert!(
+            added
+                .as_array()
+                .expect("added")
+                .iter()
+                .any(|a| a["name"] == "mkdir" && a["arch"] == "SCMP_ARCH_X86_64"),
+            "{v}"
+        );
+        assert_eq!(v["proposal"]["held_back"], serde_json::json!([]), "{v}");
+        assert_eq!(v["proposal"]["output"], text(&proposed), "{v}");
+        let allowed = allowed_names(&proposed);
+        assert!(allowed.iter().any(|a| a == "mkdir"), "{allowed:?}");
+        // Everything the baseline allowed is still allowed.
+        for name in allowed_names(&profile) {
+            assert!(allowed.contains(&name), "{name} lost: {allowed:?}");
+        }
+
+        // Enforced: the baseline still denies mkdir, the proposal lets it run.
+        let denied_dir = d.join(format!("base{n}"));
+        let o = enforce(&profile, &format!("pid.base{n}"), &denied_dir);
+        assert!(!o.status.success(), "mkdir ran under the baseline");
+        assert!(!denied_dir.exists());
+        let healed_dir = d.join(format!("healed{n}"));
+        let o = enforce(&proposed, &format!("pid.healed{n}"), &healed_dir);
+        assert!(o.status.success(), "enforce (proposal): {}", stderr(&o));
+        assert!(healed_dir.is_dir(), "mkdir did not run under the proposal");
+        Ok(())
+    });
+}
+
 /// Opens the FIFO for writing without blocking (the container must be reading it)
 /// and writes a line: the container goes on.
 fn release(fifo: &Path) {

@@ -27,6 +27,7 @@ mod lifecycle;
 mod load;
 mod podman_hook;
 mod podman_smoke;
+mod portable;
 mod record;
 mod runtimes;
 mod syscall_tables;

@@ -227,6 +227,7 @@ fn check_exit_codes_on_written_files() {
         serde_json::json!({"ok": false,
             "new": [{"arch": X64, "name": "sync", "nr": 162, "count": 2,
                      "first": {"pid": 4242, "tid": 4243, "comm": "flush", "after_ms": 12.5}}],
+            "variants": [],
             "conditional": [],
             "unused": ["brk", "exit", "getppid"]})
     );

@@ -176,7 +176,8 @@ fn is_root() -> bool {
 /// runtime and consumer tests and the demo (podman + crun, runc, Docker, containerd
 /// for the CRI tests, buildah), protoc for the CRI client's generated code, libseccomp
 /// for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect the kernel,
-/// binutils for the i386 test programs, strace and hyperfine for benchmarks.
+/// binutils for the i386 test programs, musl-gcc for the libc-variant tests (a static
+/// musl build beside the glibc one), strace and hyperfine for benchmarks.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
@@ -193,6 +194,7 @@ const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "bpftool",
     "binutils",
+    "musl-tools",
     "strace",
     "hyperfine",
     "util-linux",

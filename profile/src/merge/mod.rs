@@ -18,6 +18,7 @@
 //!   what wins. Recordings have none: with only recordings the default is
 //!   `SCMP_ACT_ERRNO` with ENOSYS, as `record` writes;
 //! - `flags`, `listenerPath`, `listenerMetadata`: must agree;
+//! - with `portable`, the variants of every allowed call ([`crate::portable`]);
 //! - the explicit ENOSYS rule for clone3 (see [`profile::ENOSYS_FALLBACKS`]) is not
 //!   taken from the inputs but made for the result when it does not allow clone3.
 //!
@@ -524,6 +525,8 @@ pub struct MergeRequest<'a> {
     pub format: Format,
     /// `metadata.name` of an SPO resource.
     pub name: &'a str,
+    /// Also allow the variants of each allowed call ([`crate::portable`]).
+    pub portable: bool,
 }
 
 /// Reads the inputs on `host`, merges them, adds the runtime tail and renders the
@@ -555,7 +558,12 @@ pub fn merge_files(req: &MergeRequest<'_>, host: &HostFacts) -> Result<String, M
             path.display()
         );
     }
-    let with_tail = profile::add_runtime_tail(&merged.profile, req.runtime);
+    let merged_profile = if req.portable {
+        crate::portable::add(&merged.profile).profile
+    } else {
+        merged.profile
+    };
+    let with_tail = profile::add_runtime_tail(&merged_profile, req.runtime);
     let text =
         formats::render(&with_tail, req.format, req.name).map_err(|source| MergeError::Format {
             format: req.format,

@@ -2,13 +2,14 @@
 //! [`seccomp_profile::check`].
 //!
 //! Exit codes (see [`run`]): 0 nothing new, 1 something new, 2 any error, 3 the
-//! baseline allows a call `--policy` never allows.
+//! baseline allows a call `--policy` never allows, 4 only variants of allowed calls
+//! (another libc's siblings: `merge --portable` allows them).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use seccomp_profile::check::{self, render_text};
-use seccomp_profile::policy::{self, Policy, PolicyError};
+use seccomp_profile::policy::{Policy, PolicyError};
 
 use crate::container::runtime::Runtime;
 use crate::exit::{Categorized, Category};
@@ -44,10 +45,14 @@ pub struct CheckArgs {
 pub enum CheckFormat {
     /// Lines for people, in a stable order.
     Text,
-    /// `{"ok": bool, "new": [{arch, name, nr, count, first}], "conditional": [...],
+    /// `{"ok": bool, "new": [{arch, name, nr, count, first}], "variants": [{...,
+    /// variant_of: [names]}], "conditional": [...],
     /// "unused": [names], "policy": {"policy", "violations": [{name, arches, allowed,
     /// rules, reason, first}]}}` (`policy` with `--policy` only).
     Json,
+    /// Markdown for a pull-request comment or a CI job summary: the verdict, then
+    /// tables of the new calls, the risky calls (`--policy`) and the variants.
+    Markdown,
 }
 
 /// Errors of `check`. Whatever their category, the binary exits with 2 on any of them.
@@ -81,7 +86,8 @@ impl Categorized for CheckError {
 /// Runs `check`, writing the result to `out`.
 ///
 /// Returns the exit code: 0 when every recorded syscall is allowed, 1 when something
-/// new appeared, 3 (over 1) when the baseline violates `--policy`. Every `Err` means
+/// new appeared, 4 when only variants of allowed calls are missing, 3 (over 1 and 4)
+/// when the baseline violates `--policy`. Every `Err` means
 /// "the check could not be made" and the binary must exit with 2 for it, whatever
 /// [`Categorized::category`] says, so that CI can tell the outcomes apart.
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
@@ -101,19 +107,12 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<u8, CheckError> {
             s.push('\n');
             s
         }
+        CheckFormat::Markdown => {
+            seccomp_profile::markdown::render_check(&report, &args.baseline.display().to_string())
+        }
     };
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(CheckError::Write)?;
-    let violated = report
-        .policy
-        .as_ref()
-        .is_some_and(|p| !p.violations.is_empty());
-    Ok(if violated {
-        policy::EXIT_CODE
-    } else if report.ok {
-        0
-    } else {
-        1
-    })
+    Ok(check::exit_code(&report))
 }

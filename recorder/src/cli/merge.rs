@@ -51,6 +51,10 @@ pub struct MergeArgs {
     /// every known runtime's; `none`: only what the inputs allow or used.
     #[arg(long, value_enum, default_value_t = Runtime::Any, value_name = "RUNTIME")]
     pub runtime: Runtime,
+    /// Also allow the variants of each allowed call that another libc or runtime may
+    /// make instead (as `record --portable`).
+    #[arg(long)]
+    pub portable: bool,
 }
 
 /// `SCMP_ACT_ERRNO`, `scmp_act_errno` or `errno`.
@@ -123,6 +127,7 @@ pub fn run(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, MergeError> {
             runtime: args.runtime,
             format: args.format,
             name: &name,
+            portable: args.portable,
         },
         &host,
     )?;

@@ -39,10 +39,11 @@ pub enum Cmd {
     Syscalls(syscalls::SyscallsArgs),
     /// CI gate: exit 0 when every recorded syscall is allowed by the committed
     /// baseline, 1 when something new appears (listed), 2 on error, 3 when the baseline
-    /// allows a call the --policy never allows.
+    /// allows a call the --policy never allows, 4 when only variants of allowed calls
+    /// (another libc's siblings) are missing.
     Check(check::CheckArgs),
     /// Added and removed syscalls per architecture between two profiles (exit 0
-    /// identical, 1 different, 2 error).
+    /// identical, 1 different, 2 error, 3 B allows a call the --policy never allows).
     Diff(diff::DiffArgs),
     /// Union of profiles and recordings (allow lists per architecture), deterministic.
     Merge(merge::MergeArgs),
@@ -54,7 +55,8 @@ pub enum Cmd {
     /// SCMP_ACT_LOG, for an audit run (the kernel logs what it would have denied).
     AuditProfile(audit::AuditProfileArgs),
     /// What the kernel's seccomp records say would have been denied under a LOG twin
-    /// (exit 0 nothing, 1 something, listed; 2 error).
+    /// (exit 0 nothing, 1 something, listed; 2 error); --propose writes the baseline
+    /// with those calls allowed (exit 3 when some are never allowed by the policy).
     AuditReport(audit::AuditReportArgs),
     /// Print the image label that ships a profile with the image
     /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).

@@ -50,9 +50,14 @@ pub enum RuntimeChoice {
 /// rules for them.
 pub const ARGS: &str = "seccomp-recorder.io/args";
 
+/// `true` or `false` (default): also allow the variants of each recorded call (see
+/// `record --portable` and [`seccomp_profile::portable`]).
+pub const PORTABLE: &str = "seccomp-recorder.io/portable";
+
 /// Every annotation we read.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     ARGS,
+    PORTABLE,
     TRACE_SYSCALL,
     OUTPUT,
     BASE,
@@ -84,6 +89,8 @@ pub struct Request {
     pub runtime: RuntimeChoice,
     /// Record argument values and write argument rules.
     pub record_args: bool,
+    /// Also allow the variants of each recorded call.
+    pub portable: bool,
 }
 
 /// Annotation errors.
@@ -123,6 +130,9 @@ pub enum AnnotationError {
     /// The args switch is not a boolean.
     #[error("annotation {ARGS} is '{0}': expected true or false")]
     BadArgs(String),
+    /// The portable switch is not a boolean.
+    #[error("annotation {PORTABLE} is '{0}': expected true or false")]
+    BadPortable(String),
     /// The runtime is not one we know.
     #[error("annotation {RUNTIME} is '{0}': expected any, detected, crun or runc")]
     BadRuntime(String),
@@ -150,6 +160,20 @@ fn value<'a>(
         }
         Some(v) => Ok(Some(v.trim())),
     }
+}
+
+/// A boolean annotation: absent, `false`, `0`, `no` are false; `true`, `1`, `yes`
+/// true (any case); anything else `None`.
+fn switch(v: Option<&str>) -> Option<bool> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") | Some("no") => Some(false),
+        Some("true") | Some("1") | Some("yes") => Some(true),
+        Some(_) => None,
+    }
+}
+
+fn text(v: Option<&str>) -> String {
+    v.unwrap_or_default().to_owned()
 }
 
 /// Parses `[if:BASE;]of:OUT` (entries in any order, `;` separated).
@@ -194,11 +218,7 @@ pub fn errno_of(
 /// Whether the annotations ask for argument rules ([`ARGS`]).
 pub fn args_of(annotations: &HashMap<String, String>) -> Result<bool, AnnotationError> {
     let v = value(annotations, ARGS)?;
-    match v.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false") | Some("0") | Some("no") => Ok(false),
-        Some("true") | Some("1") | Some("yes") => Ok(true),
-        Some(_) => Err(AnnotationError::BadArgs(v.unwrap_or_default().to_owned())),
-    }
+    switch(v).ok_or_else(|| AnnotationError::BadArgs(text(v)))
 }
 
 /// What the annotations ask for; `None` when they do not ask to record.
@@ -214,6 +234,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
     let format = value(annotations, FORMAT)?;
     let runtime = value(annotations, RUNTIME)?;
     let record_args = value(annotations, ARGS)?;
+    let portable = value(annotations, PORTABLE)?;
 
     let output = match (&legacy, ours_out) {
         (Some((a, _)), Some(b)) if a != b => {
@@ -234,6 +255,7 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
                 (FORMAT, format),
                 (RUNTIME, runtime),
                 (ARGS, record_args),
+                (PORTABLE, portable),
             ] {
                 if v.is_some() {
                     return Err(AnnotationError::OptionWithoutOutput(key));
@@ -267,8 +289,10 @@ pub fn parse(annotations: &HashMap<String, String>) -> Result<Option<Request>, A
         }
     };
     let record_args = args_of(annotations)?;
+    let portable = switch(portable).ok_or_else(|| AnnotationError::BadPortable(text(portable)))?;
     Ok(Some(Request {
         record_args,
+        portable,
         runtime,
         output,
         base,
@@ -357,6 +381,27 @@ mod tests {
         assert_eq!(
             parse(&ann(&[(OUTPUT, "a.json"), (FORMAT, "yaml")])),
             Err(AnnotationError::BadFormat("yaml".into()))
+        );
+    }
+
+    #[test]
+    fn portable_annotation() {
+        let r = parse(&ann(&[(OUTPUT, "o.json"), (PORTABLE, "True")]))
+            .expect("ok")
+            .expect("some");
+        assert!(r.portable);
+        assert!(!r.record_args);
+        let r = parse(&ann(&[(OUTPUT, "o.json")]))
+            .expect("ok")
+            .expect("some");
+        assert!(!r.portable);
+        assert_eq!(
+            parse(&ann(&[(OUTPUT, "o.json"), (PORTABLE, "musl")])),
+            Err(AnnotationError::BadPortable("musl".into()))
+        );
+        assert_eq!(
+            parse(&ann(&[(PORTABLE, "true")])),
+            Err(AnnotationError::OptionWithoutOutput(PORTABLE))
         );
     }
 

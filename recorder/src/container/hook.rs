@@ -267,6 +267,7 @@ fn prestart(
         runtime: Some(tail),
         runtime_signal: Some(signal),
         record_args: request.record_args,
+        portable: request.portable,
         ..RecordingState::new(id.clone(), Kind::Container, dir, cgroup_id.0)
     };
     if !claim_id(&state, paths, store)? {

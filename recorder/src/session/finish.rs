@@ -69,6 +69,9 @@ pub struct Assembly<'a> {
     pub base: Option<&'a LinuxSeccomp>,
     /// The runtime whose pre-exec tail is added.
     pub runtime: Runtime,
+    /// Also allow the variants of each allowed call (`--portable`, see
+    /// [`seccomp_profile::portable`]).
+    pub portable: bool,
 }
 
 /// The assembled profile and what could not go into it.
@@ -80,11 +83,13 @@ pub struct Assembled {
     pub unnamed: Vec<(Arch, u64)>,
     /// What the argument rules and the base could not express, one line each.
     pub warnings: Vec<String>,
+    /// The variants `portable` added.
+    pub siblings: Vec<seccomp_profile::portable::Added>,
 }
 
 /// Builds the profile of a recording (pure): the default-deny allow list of the
 /// counted names, argument rules from the recorded values, the base's allowed names,
-/// then what the runtime calls through the filter before the workload's execve (and
+/// the variants of every allowed call when asked (`portable`), then what the runtime calls through the filter before the workload's execve (and
 /// ENOSYS for clone3 if the result does not allow it).
 pub fn assemble(calls: &[RecordedSyscall], a: &Assembly<'_>) -> Assembled {
     let built = profile::build(calls, &a.options);
@@ -100,10 +105,31 @@ pub fn assemble(calls: &[RecordedSyscall], a: &Assembly<'_>) -> Assembled {
         warnings.extend(skipped);
         prof = merged;
     }
+    let mut siblings = Vec::new();
+    if a.portable {
+        let p = seccomp_profile::portable::add(&prof);
+        siblings = p.added;
+        prof = p.profile;
+    }
     Assembled {
         profile: profile::add_runtime_tail(&prof, a.runtime),
         unnamed: built.unnamed,
         warnings,
+        siblings,
+    }
+}
+
+/// Logs the variants `--portable` added (one line each, at info level).
+pub fn log_siblings(id: &str, siblings: &[seccomp_profile::portable::Added]) {
+    for s in siblings {
+        tracing::info!(
+            id,
+            "portable: {} allowed ({:?}) as a variant of {} on {}",
+            s.name,
+            s.grant,
+            s.of.join(", "),
+            s.arches.join(", ")
+        );
     }
 }
 
@@ -237,8 +263,10 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), FinishEr
                 .then_some((recorded.args.as_slice(), recorded.args_lost)),
             base: base.as_ref(),
             runtime: state.runtime.unwrap_or_default(),
+            portable: state.portable,
         },
     );
+    log_siblings(&state.id, &assembled.siblings);
     for (arch, nr) in &assembled.unnamed {
         tracing::warn!(
             id = state.id,

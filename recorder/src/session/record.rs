@@ -100,6 +100,11 @@ pub struct RecordArgs {
     /// allow those syscalls only with the values seen (SCMP_CMP_EQ / MASKED_EQ rules).
     #[arg(long)]
     pub args: bool,
+    /// Also allow the variants of each recorded call that another libc or runtime
+    /// may make instead (newfstatat/stat/statx, openat/open, pipe2/pipe, clone/fork,
+    /// ...; clone only without namespace flags, never clone3): see docs/ci.md.
+    #[arg(long)]
+    pub portable: bool,
     /// Stop recording a cgroup or container after this long (e.g. 30s, 5m).
     #[arg(long, value_name = "DURATION", value_parser = report::parse_duration)]
     pub duration: Option<Duration>,
@@ -598,6 +603,7 @@ fn pod_target(cg: &Cgroup2, selection: &PodSelection) -> Result<AttachTarget, Re
             runtime_type,
             cri: format!("{} at {}", selection.runtime, selection.endpoint),
             workload: None,
+            portable: false,
         }),
     })
 }
@@ -765,8 +771,10 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             )),
             base: None,
             runtime,
+            portable: args.portable,
         },
     );
+    finish::log_siblings("record", &assembled.siblings);
     for (arch, nr) in &assembled.unnamed {
         tracing::warn!(
             "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
@@ -802,8 +810,12 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
                 Vec::new()
             }
         };
+        let mut steady_profile = profile::build(&steady, &options).profile;
+        if args.portable {
+            steady_profile = seccomp_profile::portable::add(&steady_profile).profile;
+        }
         let json = formats::render(
-            &seccomp_profile::kernel_calls::add(&profile::build(&steady, &options).profile),
+            &seccomp_profile::kernel_calls::add(&steady_profile),
             args.format,
             &format!("{name}-steady"),
         )?;

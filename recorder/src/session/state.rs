@@ -104,6 +104,9 @@ pub struct RecordingState {
     /// Argument values of the tracked syscalls are recorded too.
     #[serde(default)]
     pub record_args: bool,
+    /// The profile also allows the variants of each recorded call (`--portable`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub portable: bool,
     /// The pod and container (recordings of the node agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<crate::report::PodRecorded>,
@@ -131,6 +134,7 @@ impl RecordingState {
             runtime: None,
             runtime_signal: None,
             record_args: false,
+            portable: false,
             pod: None,
         }
     }

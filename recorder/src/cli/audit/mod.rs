@@ -11,7 +11,9 @@
 //! - `seccomp-recorder audit-report --since TIME` reads the kernel's seccomp audit
 //!   records ([`records`]) from `/dev/kmsg` or auditd's log ([`source`]) and prints
 //!   what would have been denied ([`report`]), with `check`'s exit codes: 0 nothing,
-//!   1 something, 2 an error.
+//!   1 something, 2 an error. `--propose OUT --baseline PROFILE` also writes the
+//!   baseline with those calls allowed ([`seccomp_profile::propose`]), minus the
+//!   calls `--policy` never allows, which make the exit code 3.
 //!
 //! The kernel's records are rate-limited and lossy (docs/design.md, "Audit mode"):
 //! the report says so when it sees that records were dropped. `record` counts every
@@ -67,7 +69,8 @@ pub enum AuditFormat {
     Text,
     /// `{"ok", "new": [{arch, name, nr, count, first: {pid, comm, exe, time,
     /// serial}}], "denied": [... "action"], "source", "since", "records",
-    /// "warnings"}`.
+    /// "warnings", "proposal": {output, baseline, added: [{arch, name}], held_back:
+    /// [{arch, name, reason, policy}], unnamed}}` (`proposal` with --propose).
     Json,
 }
 
@@ -106,6 +109,22 @@ pub struct AuditReportArgs {
     /// journalctl -k output).
     #[arg(long, value_name = "auto|kmsg|FILE", default_value = "auto")]
     pub source: SourceChoice,
+    /// Write a proposed profile here (atomically, OCI format): the --baseline merged
+    /// with what the run would have been denied, minus the calls --policy never
+    /// allows (reported instead; exit 3).
+    #[arg(long, value_name = "OUT", requires = "baseline")]
+    pub propose: Option<PathBuf>,
+    /// The profile the LOG twin was made from (the one to propose a change to).
+    #[arg(long, value_name = "PROFILE", requires = "propose")]
+    pub baseline: Option<PathBuf>,
+    /// The never-allow policy of --propose: `default` (the shipped list) or a file.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        requires = "propose",
+        default_value = "default"
+    )]
+    pub policy: String,
 }
 
 /// Errors of `audit-profile` and `audit-report`.
@@ -155,6 +174,13 @@ pub enum AuditError {
     /// The records could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The policy of `--propose` is unusable.
+    #[error(transparent)]
+    Policy(#[from] seccomp_profile::policy::PolicyError),
+    /// The proposal cannot be made (the baseline has a denial rule for a call the run
+    /// made, ...).
+    #[error("cannot propose a profile")]
+    Propose(#[source] seccomp_profile::merge::MergeError),
     /// The kernel is told not to log `SCMP_ACT_LOG` calls.
     #[error("the kernel does not record SCMP_ACT_LOG calls: kernel.seccomp.actions_logged is '{0}' (add log: sysctl -w kernel.seccomp.actions_logged=\"{0} log\")")]
     LogNotLogged(String),
@@ -177,6 +203,8 @@ impl Categorized for AuditError {
                 _ => Category::Io,
             },
             AuditError::LogNotLogged(_) => Category::MissingKernelFeature,
+            AuditError::Policy(e) => e.category(),
+            AuditError::Propose(e) => e.category(),
         }
     }
 }
@@ -389,7 +417,10 @@ pub fn run_report(args: &AuditReportArgs, out: &mut dyn Write) -> Result<u8, Aud
             .or_insert_with(|| process_facts(pid, boot, ticks))
             .clone()
     };
-    let result = report::report(&collected, &selection, &mut facts, &source_name, warnings);
+    let mut result = report::report(&collected, &selection, &mut facts, &source_name, warnings);
+    if let Some(out) = &args.propose {
+        result.proposal = Some(write_proposal(args, out, &result)?);
+    }
     let text = match args.format {
         AuditFormat::Text => report::render_text(&result),
         AuditFormat::Json => {
@@ -401,7 +432,54 @@ pub fn run_report(args: &AuditReportArgs, out: &mut dyn Write) -> Result<u8, Aud
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(AuditError::Stdout)?;
-    Ok(if result.ok { 0 } else { 1 })
+    Ok(report::exit_code(&result))
+}
+
+/// Makes the proposal of `--propose` from the report's findings and writes it to
+/// `out` atomically (nothing is written when it cannot be made).
+fn write_proposal(
+    args: &AuditReportArgs,
+    out: &Path,
+    result: &report::AuditReport,
+) -> Result<report::ProposalSummary, AuditError> {
+    let host = HostFacts::current();
+    // `requires` makes clap insist on --baseline with --propose.
+    let baseline_path = args.baseline.clone().unwrap_or_default();
+    let policy = seccomp_profile::policy::Policy::load(&args.policy)?;
+    let baseline = evidence::load(&baseline_path, &host)?;
+    if !baseline.kind.is_profile() {
+        return Err(AuditError::NotAProfile {
+            path: baseline.path.clone(),
+            kind: baseline.kind,
+        });
+    }
+    let denied: Vec<seccomp_profile::propose::Denied> = result
+        .new
+        .iter()
+        .filter_map(|f| {
+            Some(seccomp_profile::propose::Denied {
+                arch: f.arch.and_then(|a| a.parse::<Arch>().ok()),
+                name: f.name?.to_owned(),
+            })
+        })
+        .collect();
+    let proposal = seccomp_profile::propose::propose(&baseline, &denied, &policy, host.native_arch)
+        .map_err(AuditError::Propose)?;
+    let name = stem(out, &baseline_path);
+    let text = formats::render(&proposal.profile, Format::Oci, &name).map_err(|source| {
+        AuditError::Format {
+            format: Format::Oci,
+            source,
+        }
+    })?;
+    write_atomic(out, text.as_bytes())?;
+    Ok(report::ProposalSummary {
+        output: out.display().to_string(),
+        baseline: baseline_path.display().to_string(),
+        added: proposal.added,
+        held_back: proposal.held_back,
+        unnamed: result.new.iter().filter(|f| f.name.is_none()).count(),
+    })
 }
 
 #[cfg(test)]

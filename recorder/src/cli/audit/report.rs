@@ -139,6 +139,41 @@ pub struct AuditReport {
     pub records: usize,
     /// Why the result may be incomplete.
     pub warnings: Vec<String>,
+    /// What `--propose` wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<ProposalSummary>,
+}
+
+/// What `--propose` wrote: the baseline plus the calls the run would have been denied,
+/// minus those held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProposalSummary {
+    /// The proposed profile.
+    pub output: String,
+    /// The profile it is based on.
+    pub baseline: String,
+    /// The calls it allows that the baseline did not.
+    pub added: Vec<seccomp_profile::propose::Proposed>,
+    /// The calls it still denies, and why (a never-allow policy; clone3 at ENOSYS).
+    pub held_back: Vec<seccomp_profile::propose::HeldBack>,
+    /// Denied numbers no table names (they cannot be allowed by name).
+    pub unnamed: usize,
+}
+
+/// The exit code of a report: 0 nothing would have been denied, 1 something would,
+/// 3 (over 1) when `--propose` held back a call the policy never allows.
+pub fn exit_code(r: &AuditReport) -> u8 {
+    let forbidden = r
+        .proposal
+        .as_ref()
+        .is_some_and(|p| p.held_back.iter().any(|h| h.policy.is_some()));
+    if forbidden {
+        crate::exit::POLICY_VIOLATION
+    } else if r.ok {
+        0
+    } else {
+        1
+    }
 }
 
 type Key = (
@@ -229,6 +264,7 @@ pub fn report(
         since: sel.since.to_string(),
         records: chosen.len(),
         warnings,
+        proposal: None,
     }
 }
 
@@ -336,6 +372,52 @@ pub fn render_text(r: &AuditReport) -> String {
     for w in &r.warnings {
         line(&format!("warning: {w}"));
     }
+    if let Some(p) = &r.proposal {
+        let names: Vec<String> = p
+            .added
+            .iter()
+            .map(|a| format!("{} {}", a.arch.unwrap_or("(any architecture)"), a.name))
+            .collect();
+        line(&format!(
+            "proposed: {} = {} + {} call(s) the run would have been denied{}",
+            p.output,
+            p.baseline,
+            p.added.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", names.join(", "))
+            }
+        ));
+        for h in &p.held_back {
+            let arch = h.arch.unwrap_or("(any architecture)");
+            let first = r
+                .new
+                .iter()
+                .find(|f| f.name == Some(h.name.as_str()) && f.arch == h.arch)
+                .map(|f| {
+                    format!(
+                        "; first by {} (pid {})",
+                        f.first.comm.as_deref().unwrap_or("?"),
+                        f.first.pid
+                    )
+                })
+                .unwrap_or_default();
+            match &h.policy {
+                Some(policy) => line(&format!(
+                    "held back: {arch} {} is never allowed by policy {policy}{first}: {}",
+                    h.name, h.reason
+                )),
+                None => line(&format!("held back: {arch} {}: {}", h.name, h.reason)),
+            }
+        }
+        if p.unnamed > 0 {
+            line(&format!(
+                "held back: {} syscall number(s) no table names (they cannot be allowed by name)",
+                p.unnamed
+            ));
+        }
+    }
     if r.ok {
         line(&format!(
             "ok: no syscall would have been denied (no SCMP_ACT_LOG record {window})"
@@ -344,6 +426,12 @@ pub fn render_text(r: &AuditReport) -> String {
         line(&format!(
             "FAIL: {} syscall(s) would have been denied",
             r.new.len()
+        ));
+    }
+    if exit_code(r) == crate::exit::POLICY_VIOLATION {
+        line(&format!(
+            "FAIL: the run made calls the policy never allows; they are not in the proposal (exit {})",
+            crate::exit::POLICY_VIOLATION
         ));
     }
     out

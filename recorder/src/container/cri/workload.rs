@@ -9,6 +9,9 @@ use std::collections::HashMap;
 pub const RECORD_ANNOTATION: &str = "seccomp-recorder.io/record";
 /// Pod annotation naming the workload explicitly (replicas share it).
 pub const WORKLOAD_ANNOTATION: &str = "seccomp-recorder.io/workload";
+/// Pod annotation asking for the variants of each recorded call (`"true"`), like
+/// `record --portable` and the hook's `seccomp-recorder.io/portable`.
+pub const PORTABLE_ANNOTATION: &str = "seccomp-recorder.io/portable";
 /// The label the ReplicaSet controller puts on its pods (Deployments).
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 /// The labels the Job controller puts on its pods.
@@ -18,6 +21,14 @@ pub const JOB_NAME_LABELS: [&str; 2] = ["batch.kubernetes.io/job-name", "job-nam
 pub fn selected(annotations: &HashMap<String, String>) -> bool {
     annotations
         .get(RECORD_ANNOTATION)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether the pod's annotations ask for a portable profile (`"true"`; anything else
+/// is no).
+pub fn portable(annotations: &HashMap<String, String>) -> bool {
+    annotations
+        .get(PORTABLE_ANNOTATION)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
@@ -156,6 +167,9 @@ mod tests {
         assert!(selected(&map(&[(RECORD_ANNOTATION, "true")])));
         assert!(selected(&map(&[(RECORD_ANNOTATION, "True")])));
         assert!(!selected(&map(&[(RECORD_ANNOTATION, "yes")])));
+        assert!(portable(&map(&[(PORTABLE_ANNOTATION, " TRUE ")])));
+        assert!(!portable(&map(&[(PORTABLE_ANNOTATION, "no")])));
+        assert!(!portable(&map(&[(RECORD_ANNOTATION, "true")])));
         assert!(!selected(&HashMap::new()));
         assert_eq!(path_name("workload", "api-v2.1_x"), Ok("api-v2.1_x"));
         for bad in ["", "..", ".hidden", "a/b", "../etc", "a b", "é"] {

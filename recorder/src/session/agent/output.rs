@@ -119,6 +119,7 @@ pub fn write_recording(
         runtime_type: None,
         cri: String::new(),
         workload: None,
+        portable: false,
     });
     let place = Place::of(&pod);
     let dir = place.recordings(out);
@@ -136,6 +137,8 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
     let mut recordings = Vec::new();
     let mut values = Vec::new();
     let mut values_lost = false;
+    // Any recording of the place whose pod asked for variants makes the profile portable.
+    let mut portable = false;
     let entries = fs::read_dir(&dir).map_err(|source| OutputError::Dir {
         path: dir.clone(),
         source,
@@ -159,6 +162,7 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
                 continue;
             }
         };
+        portable |= report.pod.as_ref().is_some_and(|p| p.portable);
         let name = f
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -183,7 +187,12 @@ pub fn merge_place(out: &Path, place: &Place, style: ProfileStyle) -> Result<Pat
             // Every known runtime's start-up tail: replicas may land on nodes with
             // another runtime.
             runtime: Runtime::Any,
+            portable,
         },
+    );
+    finish::log_siblings(
+        &format!("{}/{}", place.workload, place.container),
+        &assembled.siblings,
     );
     let name = format!("{}-{}", place.workload, place.container);
     let json = formats::render(&assembled.profile, style.format, &name)?;
@@ -288,6 +297,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("api-app"), "{text}");
+    }
+
+    fn recording(pod: &str, portable: bool) -> Report {
+        let text = format!(
+            r#"{{"syscalls":[{{"arch":"SCMP_ARCH_X86_64","nr":262,"name":"newfstatat","count":1}}],
+                "pod":{{"name":"{pod}","namespace":"shop","uid":"u","containers":["app"],
+                        "wholePod":false,"runtimeHandler":"default","cri":"containerd",
+                        "workload":"api","portable":{portable}}}}}"#
+        );
+        serde_json::from_str(&text).expect("report")
+    }
+
+    #[test]
+    fn one_portable_recording_makes_the_workload_profile_portable() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let style = ProfileStyle {
+            format: Format::Oci,
+            errno: DefaultErrno::Enosys,
+            args: false,
+            native: Arch::X86_64,
+        };
+        let allows_stat = |p: &Path| {
+            let v: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(p).expect("profile")).expect("json");
+            v["syscalls"][0]["names"]
+                .as_array()
+                .expect("names")
+                .iter()
+                .any(|n| n == "stat")
+        };
+        let p =
+            write_recording(out.path(), "c1", &recording("api-1", false), style).expect("written");
+        assert!(!allows_stat(&p));
+        let p =
+            write_recording(out.path(), "c2", &recording("api-2", true), style).expect("written");
+        assert!(allows_stat(&p));
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub fn decide(client: &CriClient, dir: &Path, sandboxes: &[String]) -> Result<De
             runtime_type,
             cri: format!("{} at {}", client.runtime, client.endpoint),
             workload: Some(workload_name),
+            portable: workload::portable(&status.annotations),
         }),
         options,
     })
