@@ -68,6 +68,11 @@ fn write_atomic_with(path: &Path, contents: &[u8], sync: bool) -> Result<(), Wri
     // The directory the user named (symlinks in it followed, as any tool does); the
     // file itself is written by the one writer of result files.
     let dir = File::open(&dir).map_err(err)?;
+    let sync = if sync {
+        super::confined::Sync::Yes
+    } else {
+        super::confined::Sync::No
+    };
     super::confined::write_in(dir.as_fd(), name, contents, sync).map_err(err)
 }
 

@@ -219,12 +219,23 @@ pub fn check_writable(dest: &Destination) -> Result<(), OutputPathError> {
     }
 }
 
+/// How [`write_in`] makes a file durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// A hook's result file: fsync'd (and the crash-test fault point before rename).
+    Result,
+    /// A file the user named: fsync'd.
+    Yes,
+    /// Run-directory state that dies with the machine: not fsync'd.
+    No,
+}
+
 /// Writes `contents` as `name` in the directory `dir`: a temporary file (created
 /// exclusively, never through a symlink) written, set to mode 0644 (whatever the
 /// umask), fsync'd when `sync`, then renamed over `name` within the directory. Readers
 /// see the old file or the new one; on failure the temporary file is removed. The one
 /// writer of every result file (see also [`super::atomic`]).
-pub fn write_in(dir: BorrowedFd<'_>, name: &OsStr, contents: &[u8], sync: bool) -> io::Result<()> {
+pub fn write_in(dir: BorrowedFd<'_>, name: &OsStr, contents: &[u8], sync: Sync) -> io::Result<()> {
     let mut tmp = std::ffi::OsString::from(".");
     tmp.push(name);
     tmp.push(format!(".tmp-{}", std::process::id()));
@@ -242,10 +253,12 @@ pub fn write_in(dir: BorrowedFd<'_>, name: &OsStr, contents: &[u8], sync: bool) 
         f.write_all(contents)?;
         // The umask may have narrowed the mode.
         rfs::fchmod(&f, Mode::from_raw_mode(0o644))?;
-        if sync {
+        if sync != Sync::No {
             f.sync_all()?;
         }
-        crate::fault::point(crate::fault::WRITE_BEFORE_RENAME);
+        if sync == Sync::Result {
+            crate::fault::point(crate::fault::WRITE_BEFORE_RENAME);
+        }
         rfs::renameat(dir, &tmp, dir, name)?;
         Ok(())
     })();
@@ -261,7 +274,7 @@ pub fn write(dest: &Destination, contents: &[u8]) -> Result<(), OutputPathError>
     let err = |e: io::Error| classify(dest.path(), e);
     let (dir, name) = open_parent(dest, true).map_err(err)?;
     check_not_symlink(dir.as_fd(), name).map_err(err)?;
-    write_in(dir.as_fd(), name, contents, true).map_err(err)
+    write_in(dir.as_fd(), name, contents, Sync::Result).map_err(err)
 }
 
 /// Reads a file below an allowed directory without following symlinks.
