@@ -229,6 +229,11 @@ pub struct KernelOffsets {
     pub compat: Option<CompatProbe>,
     /// Byte offset of `task_struct.seccomp.mode`, `None` on kernels without seccomp.
     pub seccomp_mode: Option<u32>,
+    /// Byte offset in `struct pt_regs` of the first syscall argument, where the
+    /// architecture keeps it apart from the register file: arm64's `orig_x0` (`x0` is
+    /// the return value's register; seccomp and audit read argument 0 from `orig_x0`).
+    /// `None` where the argument registers are read in place (x86_64).
+    pub syscall_arg0: Option<u32>,
 }
 
 impl KernelOffsets {
@@ -264,9 +269,14 @@ impl KernelOffsets {
             Err(BtfError::MissingMember { .. }) => None,
             Err(e) => return Err(e),
         };
+        let syscall_arg0 = match arch {
+            "aarch64" => Some(btf.offset_of(&["pt_regs", "orig_x0"])?),
+            _ => None,
+        };
         Ok(KernelOffsets {
             compat,
             seccomp_mode,
+            syscall_arg0,
         })
     }
 }
@@ -345,6 +355,56 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "kernel BTF has no member 'nope' in struct task_struct"
+        );
+    }
+
+    #[test]
+    fn arm64_reads_orig_x0_and_the_32bit_flag() {
+        // type 2: thread_info { flags @0 }, 3: seccomp { mode @0 }, 4: task_struct,
+        // 5: pt_regs { regs @0, sp @248 bytes, ..., orig_x0 @272 bytes }.
+        let data = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("flags", 1, 0)]),
+            (KIND_STRUCT, "seccomp", vec![("mode", 1, 0)]),
+            (
+                KIND_STRUCT,
+                "task_struct",
+                vec![("thread_info", 2, 0), ("seccomp", 3, 8 * 3000)],
+            ),
+            (
+                KIND_STRUCT,
+                "pt_regs",
+                vec![("regs", 1, 0), ("sp", 1, 8 * 248), ("orig_x0", 1, 8 * 272)],
+            ),
+        ]);
+        let btf = Btf::parse(&data).expect("parse");
+        let k = KernelOffsets::from_btf(&btf, "aarch64").expect("offsets");
+        assert_eq!(k.syscall_arg0, Some(272));
+        assert_eq!(
+            k.compat,
+            Some(CompatProbe {
+                offset: 0,
+                mask: 1 << 22
+            })
+        );
+        assert_eq!(k.seccomp_mode, Some(3000));
+        // x86_64 reads its argument registers in place.
+        let x86 = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("status", 1, 0)]),
+            (KIND_STRUCT, "task_struct", vec![("thread_info", 2, 0)]),
+        ]);
+        let btf = Btf::parse(&x86).expect("parse");
+        let k = KernelOffsets::from_btf(&btf, "x86_64").expect("offsets");
+        assert_eq!((k.syscall_arg0, k.seccomp_mode), (None, None));
+        // An arm64 kernel without the member is a clear error, not a wrong register.
+        let no_regs = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("flags", 1, 0)]),
+            (KIND_STRUCT, "task_struct", vec![("thread_info", 2, 0)]),
+        ]);
+        let btf = Btf::parse(&no_regs).expect("parse");
+        let err = KernelOffsets::from_btf(&btf, "aarch64").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "kernel BTF has no member 'orig_x0' in struct pt_regs"
         );
     }
 
