@@ -260,7 +260,8 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
         .arg(&x86_profile)
         .arg("--")
         .arg(&probe_x86)
-        .args(workload));
+        .args(workload)
+        .stdout(std::process::Stdio::null()));
     state.cleanup(host_binary);
     recorded.context("record the x86_64 half on the host")?;
 
