@@ -23,14 +23,22 @@ pub fn cache_dir() -> PathBuf {
     root().join("target/arm64-guest/cache")
 }
 
+/// The package that names the current arm64 kernel; `SR_ARM64_KERNEL_PACKAGE` names
+/// another (and bypasses the cache), to try what happens when it is unavailable.
+const KERNEL_ENV: &str = "SR_ARM64_KERNEL_PACKAGE";
+
 /// The Debian arm64 kernel image (an uncompressed `Image` with BTF): the one cached,
 /// else the current `linux-image-arm64:arm64` dependency, downloaded and unpacked.
 pub fn kernel() -> Result<PathBuf> {
     let cache = cache_dir();
-    if let Some(found) = cached(&cache, "vmlinuz-")? {
-        return Ok(found);
+    let meta = std::env::var(KERNEL_ENV).ok();
+    if meta.is_none() {
+        if let Some(found) = cached(&cache, "vmlinuz-")? {
+            return Ok(found);
+        }
     }
-    let deps = output(Command::new("apt-cache").args(["depends", "linux-image-arm64:arm64"]))
+    let meta = meta.unwrap_or_else(|| "linux-image-arm64".to_owned());
+    let deps = output(Command::new("apt-cache").args(["depends", &format!("{meta}:arm64")]))
         .unwrap_or_default();
     let Some(package) = deps
         .lines()
@@ -38,11 +46,10 @@ pub fn kernel() -> Result<PathBuf> {
         .map(|p| p.trim_end_matches(":arm64"))
         .find(|p| p.starts_with("linux-image-") && p.ends_with("-arm64"))
     else {
-        bail!(Missing(
-            "kernel package unavailable: apt knows no linux-image-arm64:arm64 \
+        bail!(Missing(format!(
+            "kernel package unavailable: apt knows no {meta}:arm64 \
              (dpkg --add-architecture arm64 && apt-get update)"
-                .to_owned()
-        ));
+        )));
     };
     let version = package.trim_start_matches("linux-image-").to_owned();
     let deb = download(&cache, &format!("{package}:arm64"))?;

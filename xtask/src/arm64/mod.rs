@@ -201,11 +201,17 @@ pub fn stage(host_binary: &Path) -> Result<Outcome> {
             );
             Ok(Outcome::Passed)
         }
-        Err(e) => match e.downcast_ref::<Missing>() {
-            Some(m) if !in_ci() => Ok(Outcome::Skipped(m.0.clone())),
-            Some(m) => bail!("arm64 stage: prerequisite missing under CI=true: {m}"),
-            None => Err(e.context("arm64 stage failed")),
-        },
+        Err(e) => decide(e, in_ci()),
+    }
+}
+
+/// What a failed stage means: a missing prerequisite skips it outside CI and fails it
+/// under `CI=true` (one line either way); anything else is a failure.
+fn decide(e: anyhow::Error, ci: bool) -> Result<Outcome> {
+    match e.downcast_ref::<Missing>() {
+        Some(m) if !ci => Ok(Outcome::Skipped(m.0.clone())),
+        Some(m) => bail!("arm64 stage: prerequisite missing under CI=true: {m}"),
+        None => Err(e.context("arm64 stage failed")),
     }
 }
 
@@ -399,4 +405,25 @@ fn host_half(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_prerequisite_fails_only_under_ci() {
+        let missing = || anyhow::Error::new(Missing("kernel package unavailable: x".into()));
+        match decide(missing(), false) {
+            Ok(Outcome::Skipped(why)) => assert_eq!(why, "kernel package unavailable: x"),
+            other => panic!("{other:?}"),
+        }
+        let err = decide(missing(), true).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "arm64 stage: prerequisite missing under CI=true: kernel package unavailable: x"
+        );
+        let err = decide(anyhow::anyhow!("guest step failed"), false).unwrap_err();
+        assert_eq!(format!("{err:#}"), "arm64 stage failed: guest step failed");
+    }
 }
