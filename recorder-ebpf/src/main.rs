@@ -346,7 +346,16 @@ mod program {
             None => return 0,
         };
         // SAFETY: reading kernel memory through the probe helper, which tolerates faults.
-        unsafe { bpf_probe_read_kernel(regs.add(off) as *const u64) }.unwrap_or(0)
+        let raw = unsafe { bpf_probe_read_kernel(regs.add(off) as *const u64) }.unwrap_or(0);
+        if abi == ABI_COMPAT {
+            // A 32-bit task's argument is the register's low half, as the kernel's
+            // compat entry and seccomp see it: the high half is whatever the 64-bit
+            // register held (arm64 leaves it UNKNOWN after AArch32, x86's int 0x80
+            // from 64-bit code keeps it).
+            raw as u32 as u64
+        } else {
+            raw
+        }
     }
 
     /// Whether this call starts a recording armed with `mode`; and whether it counts.
@@ -367,11 +376,6 @@ mod program {
             // seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): probes pass a NULL prog.
             let op = read_arg(regs, abi, 0) as u32 as u64;
             let prog = read_arg(regs, abi, 2);
-            let prog = if abi == ABI_COMPAT {
-                prog as u32 as u64
-            } else {
-                prog
-            };
             return (op == SECCOMP_SET_MODE_FILTER && prog != 0, false);
         }
         if nr == t[3] {

@@ -2,6 +2,7 @@
 //! each maps to. A command's error type joins here with `#[from]`, so that `?` in
 //! [`crate::cli::run`] only compiles for an error that has a category.
 
+#[cfg(feature = "cri")]
 use crate::cli::agent::AgentCliError;
 use crate::cli::audit::AuditError;
 use crate::cli::enforce::EnforceError;
@@ -50,6 +51,7 @@ pub enum Error {
     #[error(transparent)]
     Finish(#[from] FinishError),
     /// `agent`.
+    #[cfg(feature = "cri")]
     #[error(transparent)]
     Agent(#[from] AgentCliError),
 }
@@ -67,6 +69,7 @@ impl Categorized for Error {
             Error::Install(e) => e.category(),
             Error::Tracer(e) => e.category(),
             Error::Finish(e) => e.category(),
+            #[cfg(feature = "cri")]
             Error::Agent(e) => e.category(),
         }
     }

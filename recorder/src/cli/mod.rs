@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand (its arguments and what it prints),
 //! and [`run`], which dispatches a parsed command line.
 
+#[cfg(feature = "cri")]
 pub mod agent;
 pub mod audit;
 pub mod check;
@@ -73,6 +74,7 @@ pub enum Cmd {
     /// Node agent: record every container of the pods annotated
     /// `seccomp-recorder.io/record: "true"` from its first syscall, through the node's
     /// CRI, and merge the recordings of each workload (run it as a DaemonSet).
+    #[cfg(feature = "cri")]
     Agent(agent::AgentArgs),
 }
 
@@ -112,6 +114,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         }
         Cmd::Gc => gc::gc(),
         Cmd::Unload => gc::unload(),
+        #[cfg(feature = "cri")]
         Cmd::Agent(args) => {
             agent::run(&args)?;
             Ok(0)

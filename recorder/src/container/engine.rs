@@ -254,7 +254,8 @@ const INSPECT_TIMEOUT: Duration = Duration::from_secs(15);
 fn ask_cri(id: &str, cri: &EndpointChoice) -> Option<Result<Answer, EngineError>> {
     let client = match CriClient::open(cri) {
         Ok(c) => c,
-        Err(CriError::NoDefault { .. }) => return None,
+        // No socket, or no client in this build: like a CLI that is not installed.
+        Err(CriError::NoDefault { .. } | CriError::NotBuilt) => return None,
         Err(e) => return Some(Ok(Answer::Unavailable(e.to_string()))),
     };
     Some(match client.find_container(id) {

@@ -276,6 +276,11 @@ pub struct KernelOffsets {
     /// The syscall dispatchers described in the BTF (kernels since the 2024
     /// branch-history mitigation, and the stable lines it went to).
     pub dispatchers: Dispatchers,
+    /// Byte offset in `struct pt_regs` of the first syscall argument, where the
+    /// architecture keeps it apart from the register file: arm64's `orig_x0` (`x0` is
+    /// the return value's register; seccomp and audit read argument 0 from `orig_x0`).
+    /// `None` where the argument registers are read in place (x86_64).
+    pub syscall_arg0: Option<u32>,
 }
 
 impl KernelOffsets {
@@ -322,10 +327,15 @@ impl KernelOffsets {
             }
             None => Dispatchers::default(),
         };
+        let syscall_arg0 = match arch {
+            "aarch64" => Some(btf.offset_of(&["pt_regs", "orig_x0"])?),
+            _ => None,
+        };
         Ok(KernelOffsets {
             compat,
             seccomp_mode,
             dispatchers,
+            syscall_arg0,
         })
     }
 }
@@ -420,6 +430,56 @@ mod tests {
             btf.func_ids(["x64_sys_call", "ia32_sys_call", "x32_sys_call"])
                 .expect("ids"),
             [Some(4), Some(2), None]
+        );
+    }
+
+    #[test]
+    fn arm64_reads_orig_x0_and_the_32bit_flag() {
+        // type 2: thread_info { flags @0 }, 3: seccomp { mode @0 }, 4: task_struct,
+        // 5: pt_regs { regs @0, sp @248 bytes, ..., orig_x0 @272 bytes }.
+        let data = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("flags", 1, 0)]),
+            (KIND_STRUCT, "seccomp", vec![("mode", 1, 0)]),
+            (
+                KIND_STRUCT,
+                "task_struct",
+                vec![("thread_info", 2, 0), ("seccomp", 3, 8 * 3000)],
+            ),
+            (
+                KIND_STRUCT,
+                "pt_regs",
+                vec![("regs", 1, 0), ("sp", 1, 8 * 248), ("orig_x0", 1, 8 * 272)],
+            ),
+        ]);
+        let btf = Btf::parse(&data).expect("parse");
+        let k = KernelOffsets::from_btf(&btf, "aarch64").expect("offsets");
+        assert_eq!(k.syscall_arg0, Some(272));
+        assert_eq!(
+            k.compat,
+            Some(CompatProbe {
+                offset: 0,
+                mask: 1 << 22
+            })
+        );
+        assert_eq!(k.seccomp_mode, Some(3000));
+        // x86_64 reads its argument registers in place.
+        let x86 = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("status", 1, 0)]),
+            (KIND_STRUCT, "task_struct", vec![("thread_info", 2, 0)]),
+        ]);
+        let btf = Btf::parse(&x86).expect("parse");
+        let k = KernelOffsets::from_btf(&btf, "x86_64").expect("offsets");
+        assert_eq!((k.syscall_arg0, k.seccomp_mode), (None, None));
+        // An arm64 kernel without the member is a clear error, not a wrong register.
+        let no_regs = blob(&[
+            (KIND_STRUCT, "thread_info", vec![("flags", 1, 0)]),
+            (KIND_STRUCT, "task_struct", vec![("thread_info", 2, 0)]),
+        ]);
+        let btf = Btf::parse(&no_regs).expect("parse");
+        let err = KernelOffsets::from_btf(&btf, "aarch64").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "kernel BTF has no member 'orig_x0' in struct pt_regs"
         );
     }
 

@@ -2,6 +2,7 @@
 //! cgroup, the state file of each active recording, starting the command inside its
 //! cgroup, and the one finish step that turns saved counts into files.
 
+#[cfg(feature = "cri")]
 pub mod agent;
 pub mod finish;
 pub mod gc;

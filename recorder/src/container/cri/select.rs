@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+#[cfg(feature = "cri")]
 use k8s_cri::v1 as api;
 
 /// The kubelet's labels on every sandbox and container it creates.
@@ -48,6 +49,7 @@ impl PodRef {
 }
 
 /// One of the labels, else the metadata's value.
+#[cfg(feature = "cri")]
 fn label_or(labels: &HashMap<String, String>, key: &str, meta: Option<&str>) -> String {
     labels
         .get(key)
@@ -57,6 +59,7 @@ fn label_or(labels: &HashMap<String, String>, key: &str, meta: Option<&str>) -> 
         .to_owned()
 }
 
+#[cfg(feature = "cri")]
 impl From<&api::PodSandbox> for PodRef {
     fn from(p: &api::PodSandbox) -> Self {
         let meta = p.metadata.as_ref();
@@ -86,6 +89,7 @@ pub struct ContainerRef {
     pub running: bool,
 }
 
+#[cfg(feature = "cri")]
 impl From<&api::Container> for ContainerRef {
     fn from(c: &api::Container) -> Self {
         ContainerRef {
@@ -339,6 +343,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cri")]
     fn labels_win_over_metadata() {
         let mut p = api::PodSandbox {
             id: "sb".into(),

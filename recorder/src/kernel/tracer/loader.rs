@@ -16,15 +16,20 @@ pub(super) fn trigger_nrs(arch: Option<Arch>) -> [u32; 4] {
     [nr("execve"), nr("execveat"), nr("seccomp"), nr("prctl")]
 }
 
-/// Byte offsets in `struct pt_regs` of syscall arguments 0..3 for an ABI.
-pub(super) fn arg_offsets(arch: Option<Arch>) -> [u32; 3] {
+/// Byte offsets in `struct pt_regs` of syscall arguments 0..3 for an ABI. `arg0` is
+/// where the running kernel keeps argument 0 apart from the registers, from its BTF
+/// ([`btf::KernelOffsets::syscall_arg0`]: arm64's `orig_x0`).
+pub(super) fn arg_offsets(arch: Option<Arch>, arg0: Option<u32>) -> [u32; 3] {
     match arch {
         // di, si, dx
         Some(Arch::X86_64) | Some(Arch::X32) => [112, 104, 96],
         // bx, cx, dx (i386 calling convention, saved in the same pt_regs)
         Some(Arch::X86) => [40, 88, 96],
-        // regs[0..3]
-        Some(Arch::Aarch64) | Some(Arch::Arm) | Some(Arch::Riscv64) => [0, 8, 16],
+        // orig_x0, regs[1], regs[2]: AArch32 tasks' r0-r2 are x0-x2 (the program keeps
+        // only the low halves of a compat task's arguments).
+        Some(Arch::Aarch64) | Some(Arch::Arm) => [arg0.unwrap_or(0), 8, 16],
+        // a0, a1, a2 (after epc, ra, sp, gp, tp, t0-t2, s0, s1)
+        Some(Arch::Riscv64) => [80, 88, 96],
         None => [0; 3],
     }
 }
@@ -184,10 +189,11 @@ pub(super) fn load_and_pin_with(
         trigger_nrs(abis.compat),
         trigger_nrs(abis.x32),
     ];
+    let arg0 = kernel.syscall_arg0;
     let offsets = [
-        arg_offsets(Some(abis.native)),
-        arg_offsets(abis.compat),
-        arg_offsets(abis.x32),
+        arg_offsets(Some(abis.native), arg0),
+        arg_offsets(abis.compat, arg0),
+        arg_offsets(abis.x32, arg0),
     ];
     let triggers_flat: Vec<u32> = triggers.iter().flatten().copied().collect();
     let offsets_flat: Vec<u32> = offsets.iter().flatten().copied().collect();

@@ -1,4 +1,4 @@
-use super::loader::trigger_nrs;
+use super::loader::{arg_offsets, trigger_nrs};
 use super::privilege::{can_trace, effective_caps};
 use super::slots::{config_for_levels, slot_used};
 use super::*;
@@ -30,6 +30,17 @@ fn trigger_numbers_per_abi() {
     assert_eq!(trigger_nrs(Some(Arch::X86_64)), [59, 322, 317, 157]);
     assert_eq!(trigger_nrs(Some(Arch::X86)), [11, 358, 354, 172]);
     assert_eq!(trigger_nrs(None), [u32::MAX; 4]);
+}
+
+#[test]
+fn argument_registers_per_abi() {
+    assert_eq!(arg_offsets(Some(Arch::X86_64), None), [112, 104, 96]);
+    assert_eq!(arg_offsets(Some(Arch::X86), None), [40, 88, 96]);
+    // arm64: argument 0 from orig_x0 (272 in 6.1's pt_regs), for AArch32 tasks too.
+    assert_eq!(arg_offsets(Some(Arch::Aarch64), Some(272)), [272, 8, 16]);
+    assert_eq!(arg_offsets(Some(Arch::Arm), Some(272)), [272, 8, 16]);
+    assert_eq!(trigger_nrs(Some(Arch::Aarch64)), [221, 281, 277, 167]);
+    assert_eq!(trigger_nrs(Some(Arch::Arm)), [11, 387, 383, 172]);
 }
 
 #[test]
