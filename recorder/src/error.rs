@@ -5,8 +5,10 @@
 use crate::cli::agent::AgentCliError;
 use crate::cli::audit::AuditError;
 use crate::cli::enforce::EnforceError;
+use crate::cli::generate::GenerateError;
 use crate::cli::label::LabelError;
 use crate::cli::merge::MergeError;
+use crate::cli::registry::RegistryCliError;
 use crate::cli::syscalls::SyscallsError;
 use crate::container::hook::HookError;
 use crate::container::install::InstallError;
@@ -52,6 +54,12 @@ pub enum Error {
     /// `agent`.
     #[error(transparent)]
     Agent(#[from] AgentCliError),
+    /// `push` and `pull`.
+    #[error(transparent)]
+    Registry(#[from] RegistryCliError),
+    /// `completions` and `man`.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
 }
 
 impl Categorized for Error {
@@ -68,6 +76,8 @@ impl Categorized for Error {
             Error::Tracer(e) => e.category(),
             Error::Finish(e) => e.category(),
             Error::Agent(e) => e.category(),
+            Error::Registry(e) => e.category(),
+            Error::Generate(e) => e.category(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod fault;
 pub mod fs;
 pub mod kernel;
 pub mod observability;
+pub mod registry;
 pub mod session;
 pub mod text;
 

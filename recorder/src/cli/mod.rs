@@ -7,8 +7,10 @@ pub mod check;
 pub mod diff;
 pub mod enforce;
 mod gc;
+pub mod generate;
 pub mod label;
 pub mod merge;
+pub mod registry;
 pub mod syscalls;
 pub mod validate;
 
@@ -16,9 +18,19 @@ use clap::{Parser, Subcommand};
 
 use crate::error::{one_line, Error};
 
+/// `--version`: the package version and the commit it was built from (recorder/build.rs:
+/// `git rev-parse --short=12 HEAD`, `-dirty` with uncommitted changes, `unknown`
+/// outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SECCOMP_RECORDER_COMMIT"),
+    ")"
+);
+
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
-#[command(name = "seccomp-recorder", version, about, max_term_width = 100)]
+#[command(name = "seccomp-recorder", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     // (No doc comment: clap would take it for help text.)
     #[allow(missing_docs)]
@@ -72,6 +84,17 @@ pub enum Cmd {
     /// `seccomp-recorder.io/record: "true"` from its first syscall, through the node's
     /// CRI, and merge the recordings of each workload (run it as a DaemonSet).
     Agent(agent::AgentArgs),
+    /// Push a profile to an OCI registry as the artifact CRI-O and the Security
+    /// Profiles Operator pull; prints REGISTRY/REPOSITORY@DIGEST (sign that).
+    Push(registry::PushArgs),
+    /// Pull a profile from an OCI registry (by tag, or by digest: verified, exit 78
+    /// when the content has another digest).
+    Pull(registry::PullArgs),
+    /// Print the shell completion script (bash: `source <(seccomp-recorder
+    /// completions bash)`).
+    Completions(generate::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into --output-dir.
+    Man(generate::ManArgs),
 }
 
 /// Runs a parsed command line: the exit code of an answer, or the error.
@@ -112,6 +135,22 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Cmd::Unload => gc::unload(),
         Cmd::Agent(args) => {
             agent::run(&args)?;
+            Ok(0)
+        }
+        Cmd::Push(args) => {
+            registry::run_push(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Pull(args) => {
+            registry::run_pull(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Completions(args) => {
+            generate::completions(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Man(args) => {
+            generate::man(&args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
     }
