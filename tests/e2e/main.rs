@@ -27,6 +27,7 @@ mod load;
 mod podman_hook;
 mod podman_smoke;
 mod record;
+mod registry;
 mod runtimes;
 mod syscall_tables;
 mod toolkit;

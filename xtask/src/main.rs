@@ -176,7 +176,9 @@ fn is_root() -> bool {
 /// runtime and consumer tests and the demo (podman + crun, runc, Docker, containerd
 /// for the CRI tests, buildah), protoc for the CRI client's generated code, libseccomp
 /// for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect the kernel,
-/// binutils for the i386 test programs, strace and hyperfine for benchmarks.
+/// binutils for the i386 test programs, strace and hyperfine for benchmarks,
+/// docker-registry and skopeo for the registry tests (`push`/`pull`), python3 for their
+/// htpasswd hash.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
@@ -196,6 +198,9 @@ const APT_PACKAGES: &[&str] = &[
     "strace",
     "hyperfine",
     "util-linux",
+    "docker-registry",
+    "skopeo",
+    "python3",
 ];
 
 fn apt_missing() -> Vec<&'static str> {

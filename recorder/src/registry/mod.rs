@@ -64,6 +64,15 @@ pub enum RegistryError {
         #[source]
         source: OciDistributionError,
     },
+    /// The registry wants a login, or refused the one given.
+    #[error("{what} was refused: log in with --username and --password (or --password-stdin), or through the auth file of podman login / docker login")]
+    Denied {
+        /// What was being done.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: OciDistributionError,
+    },
     /// The registry has no manifest with the pinned digest.
     #[error("{reference} has no manifest with digest {digest}: not what was pushed or signed (check the digest, or pull by tag to see what is there)")]
     NoSuchDigest {
@@ -90,6 +99,7 @@ impl Categorized for RegistryError {
             },
             RegistryError::Auth(_) => Category::BadInput,
             RegistryError::Request { source, .. } => request_category(source),
+            RegistryError::Denied { .. } => Category::Permission,
             RegistryError::NoSuchDigest { .. } => Category::DigestMismatch,
             RegistryError::Runtime(_) => Category::Internal,
         }
@@ -99,7 +109,10 @@ impl Categorized for RegistryError {
 fn request_category(e: &OciDistributionError) -> Category {
     match e {
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => Category::Permission,
+        | OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => Category::Permission,
         OciDistributionError::RegistryError { envelope, .. }
             if envelope
                 .errors
@@ -226,9 +239,18 @@ fn request<T>(
     what: impl FnOnce() -> String,
     r: Result<T, OciDistributionError>,
 ) -> Result<T, RegistryError> {
-    r.map_err(|source| RegistryError::Request {
-        what: what(),
-        source,
+    r.map_err(|source| {
+        if request_category(&source) == Category::Permission {
+            RegistryError::Denied {
+                what: what(),
+                source,
+            }
+        } else {
+            RegistryError::Request {
+                what: what(),
+                source,
+            }
+        }
     })
 }
 
