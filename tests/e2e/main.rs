@@ -26,6 +26,7 @@ mod lifecycle;
 mod load;
 mod podman_hook;
 mod podman_smoke;
+mod progress;
 mod record;
 mod registry;
 mod runtimes;

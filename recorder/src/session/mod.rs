@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod finish;
 pub mod gc;
+pub mod progress;
 pub mod record;
 pub mod spawn;
 pub mod state;
