@@ -47,6 +47,9 @@ pub enum Category {
     CommandNotFound,
     /// Anything else: a bug or an unexpected kernel answer.
     Internal,
+    /// Content pulled by digest (`pull REF@sha256:...`) whose bytes have another
+    /// digest: not what was signed or pinned.
+    DigestMismatch,
 }
 
 impl Category {
@@ -67,6 +70,7 @@ impl Category {
             Category::Protocol => 76,
             Category::CannotExecute => 126,
             Category::CommandNotFound => 127,
+            Category::DigestMismatch => 78,
         }
     }
 }
@@ -98,6 +102,7 @@ mod tests {
             Category::CannotExecute,
             Category::CommandNotFound,
             Category::Internal,
+            Category::DigestMismatch,
         ];
         let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();
         codes.sort_unstable();

@@ -9,6 +9,7 @@
 pub mod arch;
 pub mod arg_check;
 pub mod args;
+pub mod artifact;
 pub mod check;
 pub mod coverage;
 pub mod diff;

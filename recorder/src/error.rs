@@ -6,8 +6,11 @@
 use crate::cli::agent::AgentCliError;
 use crate::cli::audit::AuditError;
 use crate::cli::enforce::EnforceError;
+use crate::cli::generate::GenerateError;
 use crate::cli::label::LabelError;
 use crate::cli::merge::MergeError;
+#[cfg(feature = "registry")]
+use crate::cli::registry::RegistryCliError;
 use crate::cli::syscalls::SyscallsError;
 use crate::container::hook::HookError;
 use crate::container::install::InstallError;
@@ -54,6 +57,13 @@ pub enum Error {
     #[cfg(feature = "cri")]
     #[error(transparent)]
     Agent(#[from] AgentCliError),
+    #[cfg(feature = "registry")]
+    /// `push` and `pull`.
+    #[error(transparent)]
+    Registry(#[from] RegistryCliError),
+    /// `completions` and `man`.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
 }
 
 impl Categorized for Error {
@@ -71,6 +81,9 @@ impl Categorized for Error {
             Error::Finish(e) => e.category(),
             #[cfg(feature = "cri")]
             Error::Agent(e) => e.category(),
+            #[cfg(feature = "registry")]
+            Error::Registry(e) => e.category(),
+            Error::Generate(e) => e.category(),
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod fault;
 pub mod fs;
 pub mod kernel;
 pub mod observability;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod session;
 pub mod text;
 

@@ -217,7 +217,9 @@ fn is_root() -> bool {
 /// for the CRI tests, buildah), protoc for the CRI client's generated code, libseccomp
 /// for `enforce`, scmp_sys_resolver for table checks, bpftool to inspect the kernel,
 /// binutils for the i386 test programs, musl-gcc for the libc-variant tests (a static
-/// musl build beside the glibc one), strace and hyperfine for benchmarks.
+/// musl build beside the glibc one), strace and hyperfine for benchmarks,
+/// docker-registry and skopeo for the registry tests (`push`/`pull`), python3 for their
+/// htpasswd hash.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
@@ -238,6 +240,9 @@ const APT_PACKAGES: &[&str] = &[
     "strace",
     "hyperfine",
     "util-linux",
+    "docker-registry",
+    "skopeo",
+    "python3",
 ];
 
 fn apt_missing() -> Vec<&'static str> {

@@ -8,8 +8,11 @@ pub mod check;
 pub mod diff;
 pub mod enforce;
 mod gc;
+pub mod generate;
 pub mod label;
 pub mod merge;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod syscalls;
 pub mod validate;
 
@@ -17,9 +20,19 @@ use clap::{Parser, Subcommand};
 
 use crate::error::{one_line, Error};
 
+/// `--version`: the package version and the commit it was built from (recorder/build.rs:
+/// `git rev-parse --short=12 HEAD`, `-dirty` with uncommitted changes, `unknown`
+/// outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SECCOMP_RECORDER_COMMIT"),
+    ")"
+);
+
 /// Record the syscalls a container or command really makes and write a tight seccomp profile.
 #[derive(Debug, Parser)]
-#[command(name = "seccomp-recorder", version, about, max_term_width = 100)]
+#[command(name = "seccomp-recorder", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     // (No doc comment: clap would take it for help text.)
     #[allow(missing_docs)]
@@ -76,6 +89,19 @@ pub enum Cmd {
     /// CRI, and merge the recordings of each workload (run it as a DaemonSet).
     #[cfg(feature = "cri")]
     Agent(agent::AgentArgs),
+    /// Push a profile to an OCI registry as the artifact CRI-O and the Security
+    /// Profiles Operator pull; prints REGISTRY/REPOSITORY@DIGEST (sign that).
+    #[cfg(feature = "registry")]
+    Push(registry::PushArgs),
+    /// Pull a profile from an OCI registry (by tag, or by digest: verified, exit 78
+    /// when the content has another digest).
+    #[cfg(feature = "registry")]
+    Pull(registry::PullArgs),
+    /// Print the shell completion script (bash: `source <(seccomp-recorder
+    /// completions bash)`).
+    Completions(generate::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into --output-dir.
+    Man(generate::ManArgs),
 }
 
 /// Runs a parsed command line: the exit code of an answer, or the error.
@@ -117,6 +143,24 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         #[cfg(feature = "cri")]
         Cmd::Agent(args) => {
             agent::run(&args)?;
+            Ok(0)
+        }
+        #[cfg(feature = "registry")]
+        Cmd::Push(args) => {
+            registry::run_push(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        #[cfg(feature = "registry")]
+        Cmd::Pull(args) => {
+            registry::run_pull(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Completions(args) => {
+            generate::completions(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Cmd::Man(args) => {
+            generate::man(&args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
     }

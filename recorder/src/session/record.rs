@@ -21,6 +21,7 @@ use crate::kernel::tracer::{self, Snapshot, StartMode, Tracer, TracerError, Trac
 use crate::profile::{self, DefaultErrno, ProfileOptions};
 use crate::report::{self, PodRecorded};
 use crate::session::finish::{self, to_recorded, Assembly};
+use crate::session::progress::{self, Counts, StatusLine};
 use crate::session::spawn::{self, SpawnError};
 use crate::session::state::{Kind, RecordingState, StateError, StateStore};
 
@@ -675,7 +676,15 @@ pub fn record_attached(
     );
     let (stop_tx, stop_rx) = mpsc::channel();
     let watcher = split.map(|s| split_watcher(paths.clone(), slot, s, stop_rx));
+    let mut status = StatusLine::new(started);
     let reason = loop {
+        let now = Instant::now();
+        if status.due(now) {
+            // A failed read only skips one redraw; the final snapshot reports errors.
+            if let Ok(s) = guard.tracer.snapshot(slot) {
+                status.draw(now, Counts::of(s.calls.iter().map(|c| c.count)));
+            }
+        }
         if !cgroup::is_populated(&target.dir) {
             break StopReason::Empty;
         }
@@ -690,6 +699,7 @@ pub fn record_attached(
             }
         }
     };
+    status.clear();
     let _ = stop_tx.send(());
     let at_split = match watcher.map(|w| w.join()) {
         Some(Ok(Some(snap))) => Some(snap?),
@@ -703,10 +713,13 @@ pub fn record_attached(
         StopReason::Duration => "--duration reached".to_owned(),
     };
     eprintln!(
-        "seccomp-recorder: stopped after {:.1} s ({why}): {} distinct syscalls, {} calls",
-        started.elapsed().as_secs_f64(),
-        snapshot.calls.len(),
-        snapshot.calls.iter().map(|c| c.count).sum::<u64>()
+        "{}",
+        progress::summary_line(
+            &target.description,
+            started.elapsed(),
+            Counts::of(snapshot.calls.iter().map(|c| c.count)),
+            &why
+        )
     );
     Ok(Recorded {
         exit_code: 0,
@@ -741,7 +754,22 @@ pub fn run(args: &RecordArgs) -> Result<u8, RecordError> {
             if args.duration.is_some() {
                 return Err(RecordError::DurationWithCommand);
             }
+            let started = Instant::now();
             let recorded = record_command(&paths, &args.command, split.clone(), args.args)?;
+            let name = args
+                .command
+                .first()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            eprintln!(
+                "{}",
+                progress::summary_line(
+                    &name,
+                    started.elapsed(),
+                    Counts::of(recorded.snapshot.calls.iter().map(|c| c.count)),
+                    &format!("exit {}", recorded.exit_code)
+                )
+            );
             let signal = if args.runtime.is_some() {
                 "--runtime"
             } else {

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod hookrun;
 pub mod installed;
 pub mod podman;
+pub mod registry;
 pub mod runc;
 pub mod scratch;
 
