@@ -280,23 +280,16 @@ impl Tracer {
 
     /// Attaches the pinned `fentry` program `prog`, pinning its link at `link`.
     pub(super) fn attach_fentry(&self, prog: &str, link: &str) -> Result<(), TracerError> {
-        let link_path = self.dir.join(link);
-        if link_path.exists() {
-            return Ok(());
-        }
-        let mut program = FEntry::from_pin(self.dir.join(prog))
-            .map_err(prog_err("cannot open pinned program"))?;
-        let id = program
-            .attach()
-            .map_err(prog_err("cannot attach the fentry program"))?;
-        let fd_link: FdLink = program
-            .take_link(id)
-            .map_err(prog_err("cannot take link"))?
-            .into();
-        fd_link.pin(&link_path).map_err(|e| TracerError::Io {
-            what: "cannot pin link at",
-            path: link_path.clone(),
-            source: io::Error::other(e),
+        self.pin_new_link(link, || {
+            let mut program = FEntry::from_pin(self.dir.join(prog))
+                .map_err(prog_err("cannot open pinned program"))?;
+            let id = program
+                .attach()
+                .map_err(prog_err("cannot attach the fentry program"))?;
+            Ok(program
+                .take_link(id)
+                .map_err(prog_err("cannot take link"))?
+                .into())
         })?;
         tracing::debug!(prog, "attached (fentry)");
         Ok(())

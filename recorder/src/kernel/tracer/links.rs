@@ -56,25 +56,37 @@ impl Tracer {
         tracepoint: &str,
         link: &str,
     ) -> Result<(), TracerError> {
+        self.pin_new_link(link, || {
+            let mut program = RawTracePoint::from_pin(self.dir.join(prog))
+                .map_err(prog_err("cannot open pinned program"))?;
+            let id = program
+                .attach(tracepoint)
+                .map_err(prog_err("cannot attach to a raw tracepoint"))?;
+            Ok(program
+                .take_link(id)
+                .map_err(prog_err("cannot take link"))?
+                .into())
+        })?;
+        tracing::debug!(tracepoint, "attached");
+        Ok(())
+    }
+
+    /// Unless `link` is pinned already (attached), attaches with `attach` and pins the
+    /// link it returns at `link`.
+    pub(super) fn pin_new_link(
+        &self,
+        link: &str,
+        attach: impl FnOnce() -> Result<FdLink, TracerError>,
+    ) -> Result<(), TracerError> {
         let link_path = self.dir.join(link);
         if link_path.exists() {
             return Ok(());
         }
-        let mut program = RawTracePoint::from_pin(self.dir.join(prog))
-            .map_err(prog_err("cannot open pinned program"))?;
-        let id = program
-            .attach(tracepoint)
-            .map_err(prog_err("cannot attach to a raw tracepoint"))?;
-        let fd_link: FdLink = program
-            .take_link(id)
-            .map_err(prog_err("cannot take link"))?
-            .into();
-        fd_link.pin(&link_path).map_err(|e| TracerError::Io {
+        attach()?.pin(&link_path).map_err(|e| TracerError::Io {
             what: "cannot pin link at",
             path: link_path.clone(),
             source: io::Error::other(e),
         })?;
-        tracing::debug!(tracepoint, "attached");
         Ok(())
     }
 
