@@ -14,10 +14,10 @@ use crate::cli::registry::RegistryCliError;
 use crate::cli::syscalls::SyscallsError;
 use crate::container::hook::HookError;
 use crate::container::install::InstallError;
-use crate::exit::{Categorized, Category};
 use crate::kernel::tracer::TracerError;
 use crate::session::finish::FinishError;
 use crate::session::record::RecordError;
+use seccomp_profile::exit::{Categorized, Category};
 
 /// Every way a command fails. Each variant is transparent: the message and causes are
 /// the command's own.

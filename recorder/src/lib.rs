@@ -19,9 +19,3 @@ pub mod observability;
 pub mod registry;
 pub mod session;
 pub mod text;
-
-// Moved to the pure crate; re-exported so `crate::profile::...` and
-// `seccomp_recorder::profile::...` paths keep working.
-pub use seccomp_profile::{
-    arg_check, coverage, evidence, exit, formats, profile, profile_file, report, syscalls,
-};

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use seccomp_profile::exit::{Categorized, Category};
 use seccomp_recorder::cli::{self, Cli, Cmd};
 use seccomp_recorder::error::one_line;
-use seccomp_recorder::exit::{Categorized, Category};
 use seccomp_recorder::observability::{self, LogTarget};
 
 fn main() -> ExitCode {

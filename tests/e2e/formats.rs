@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use oci_spec::runtime::{Arch as OciArch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
-use seccomp_recorder::formats::{self, Format};
-use seccomp_recorder::profile_file::{self, HostFacts};
+use seccomp_profile::formats::{self, Format};
+use seccomp_profile::profile_file::{self, HostFacts};
 
 use common::podman::PodmanEnv;
 use common::{prerequisite, run, stderr, stdout};
@@ -179,7 +179,7 @@ fn docker_rendering_of_a_recorded_style_profile_round_trips_through_podmans_read
     .expect("profile");
     let docker = formats::render(&profile, Format::Docker, "t").expect("docker");
     let host = HostFacts {
-        native_arch: Some(seccomp_recorder::syscalls::Arch::X86_64),
+        native_arch: Some(seccomp_profile::syscalls::Arch::X86_64),
         go_arch: "amd64",
         bounding_caps: Some(0),
         kernel: Some((6, 1)),

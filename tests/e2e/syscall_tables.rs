@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use seccomp_recorder::syscalls::Arch;
+use seccomp_profile::syscalls::Arch;
 
 const RESOLVER: &str = "scmp_sys_resolver";
 const MISSING: &str = "scmp_sys_resolver not found: apt-get install seccomp";

@@ -15,6 +15,7 @@ mod bench;
 mod demo;
 mod drill;
 mod image;
+mod layers;
 mod podman;
 
 #[derive(Debug, Parser)]
@@ -105,6 +106,9 @@ enum Task {
     /// Set up, then build the node agent's container image (a static binary `FROM
     /// scratch`, with buildah) as an OCI archive in target/image/.
     Image,
+    /// Check that no module of recorder/src uses one above it (the direction in
+    /// docs/design.md); also part of the lint step of `test`.
+    Layers,
     /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
     /// properties with 20,000 cases each; `tails`: the runtime tail measurement).
     /// Without NAME, list the drills.
@@ -170,6 +174,7 @@ fn main() -> ExitCode {
         Task::BenchWorkloads { rounds } => setup().and_then(|_| bench::workloads::cli(rounds)),
         Task::BenchAgent { secs } => setup().and_then(|_| bench::agent::run(secs)),
         Task::Drill { name } => drill::run(name.as_deref()),
+        Task::Layers => layers::run(&root().join("recorder/src")),
         Task::Image => setup().and_then(|_| image::build()).map(|_| ()),
     };
     match result {
@@ -363,6 +368,7 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     if !no_lint {
         sh(cargo().args(["fmt", "--all", "--check"]))?;
         sh(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+        layers::run(&root().join("recorder/src"))?;
     }
     sh(cargo().args(["build", "--workspace"]))?;
     // The agent image's test (tests/e2e/agent.rs) runs the image built here.

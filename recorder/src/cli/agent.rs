@@ -6,11 +6,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::container::cri::{self, CriError};
-use crate::formats::Format;
 use crate::kernel::tracer::TracerPaths;
-use crate::profile::DefaultErrno;
-use crate::report;
 use crate::session::agent::{self, AgentConfig, AgentError, Command, WatchSpec};
+use seccomp_profile::formats::Format;
+use seccomp_profile::profile::DefaultErrno;
+use seccomp_profile::report;
 
 /// Arguments of `agent`.
 #[derive(Debug, clap::Args)]
@@ -88,8 +88,8 @@ pub enum AgentCliError {
     Endpoint(#[from] CriError),
 }
 
-impl crate::exit::Categorized for AgentCliError {
-    fn category(&self) -> crate::exit::Category {
+impl seccomp_profile::exit::Categorized for AgentCliError {
+    fn category(&self) -> seccomp_profile::exit::Category {
         match self {
             AgentCliError::Agent(e) => e.category(),
             AgentCliError::Endpoint(e) => e.category(),

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use seccomp_profile::check::{self, render_text};
 use seccomp_profile::policy::{Policy, PolicyError};
 
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
-use crate::profile_file::HostFacts;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile_file::HostFacts;
+use seccomp_profile::runtime::Runtime;
 
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]

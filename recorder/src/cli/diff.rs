@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use seccomp_profile::diff::{self, render_text};
 
-use crate::exit::{Categorized, Category};
-use crate::profile_file::HostFacts;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile_file::HostFacts;
 
 /// Arguments of `diff`.
 #[derive(clap::Args, Debug)]

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use libseccomp::error::SeccompError;
 use nix::errno::Errno;
 
-use crate::exit::{Categorized, Category};
 use crate::kernel::filter::{compile_loaded, CompileError};
-use crate::profile_file::{self, HostFacts, ProfileFileError};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile_file::{self, HostFacts, ProfileFileError};
 
 /// Command-line arguments of `seccomp-recorder enforce`.
 #[derive(clap::Args, Debug, Clone)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use crate::exit::{Categorized, Category};
 use crate::fs::atomic::{write_atomic, WriteError};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// Arguments of `completions`.
 #[derive(Debug, clap::Args)]

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::evidence::{self, EvidenceError, InputKind};
-use crate::exit::{Categorized, Category};
-use crate::profile_file::HostFacts;
+use seccomp_profile::evidence::{self, EvidenceError, InputKind};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile_file::HostFacts;
 
 /// The image label podman and CRI-O read a seccomp profile from.
 pub const IMAGE_LABEL: &str = "io.containers.seccomp.profile";

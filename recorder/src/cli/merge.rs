@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use oci_spec::runtime::LinuxSeccompAction;
 use seccomp_profile::merge::{self, MergeRequest};
 
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
-use crate::formats::Format;
 use crate::fs::atomic::{write_atomic, WriteError};
-use crate::profile_file::HostFacts;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::Format;
+use seccomp_profile::profile_file::HostFacts;
+use seccomp_profile::runtime::Runtime;
 
 /// Arguments of `merge`.
 #[derive(clap::Args, Debug)]

@@ -3,11 +3,11 @@
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use crate::exit::{Categorized, Category};
 use crate::fs::atomic::{write_atomic, WriteError};
 use crate::registry::auth::Credentials;
 use crate::registry::{self, Connection, RegistryError};
 use seccomp_profile::artifact::{ArtifactError, Platform};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// How to reach and log in to the registry (shared by `push` and `pull`).
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::exit::{Categorized, Category};
-use crate::syscalls::{Arch, SyscallError};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::syscalls::{Arch, SyscallError};
 
 /// Arguments of the `syscalls` subcommand.
 #[derive(clap::Args, Debug)]

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::evidence::{self, EvidenceError, NamedSyscall};
-use crate::exit::{Categorized, Category};
-use crate::formats::Format;
-use crate::profile_file::HostFacts;
+use seccomp_profile::evidence::{self, EvidenceError, NamedSyscall};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::Format;
 use seccomp_profile::policy::{self, Policy, PolicyError, PolicyReport};
+use seccomp_profile::profile_file::HostFacts;
 use seccomp_profile::validate::{validate, Finding, Validation};
 
 /// Command-line arguments of `seccomp-recorder validate`.

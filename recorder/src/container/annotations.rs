@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
-use crate::formats::Format;
-use crate::profile::DefaultErrno;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::Format;
+use seccomp_profile::profile::DefaultErrno;
+use seccomp_profile::runtime::Runtime;
 
 /// oci-seccomp-bpf-hook's annotation.
 pub const TRACE_SYSCALL: &str = "io.containers.trace-syscall";

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::container::cri::{CriClient, CriError, EndpointChoice};
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::runtime::Runtime;
 
 /// A container engine whose CLI can inspect containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -19,14 +19,15 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::State;
 
 use crate::container::annotations::{self, AnnotationError, RuntimeChoice};
-use crate::container::runtime::{self, Runtime};
-use crate::exit::{Categorized, Category};
+use crate::container::runtime;
 use crate::fs::confined::{self, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError};
 use crate::kernel::tracer::{StartMode, StateLock, Tracer, TracerError, TracerPaths};
 use crate::session::finish::{self, finish, FinishError};
 use crate::session::gc::{self, collect_garbage_best_effort};
 use crate::session::state::{self, Kind, RecordingState, StateError, StateStore};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::runtime::Runtime;
 
 /// Hook stages we act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::exit::{Categorized, Category};
 use crate::fs::atomic::{write_atomic, WriteError};
 use crate::fs::confined::DEFAULT_OUTPUT_DIR;
+use seccomp_profile::exit::{Categorized, Category};
 
 /// Default hooks directory of podman and CRI-O packages.
 pub const DEFAULT_HOOKS_DIR: &str = "/usr/share/containers/oci/hooks.d";

@@ -6,7 +6,7 @@
 //! copy named `runc_cloned`) is the fallback. The runtimes and their tails are in
 //! [`seccomp_profile::runtime`].
 
-pub use seccomp_profile::runtime::*;
+use seccomp_profile::runtime::Runtime;
 
 /// How the runtime of a container was found out.
 #[derive(Debug, Clone, PartialEq, Eq)]

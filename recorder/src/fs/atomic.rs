@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use crate::exit::{Categorized, Category};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// A file could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::exit::{Categorized, Category};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// Default output directory.
 pub const DEFAULT_OUTPUT_DIR: &str = "/var/lib/seccomp-recorder";

@@ -1,11 +1,11 @@
 //! Argument-aware rules: the tables and rules are in [`seccomp_profile::args`]; this
 //! adds the kernel-side specs the eBPF program reads.
 
-pub use seccomp_profile::args::*;
+use seccomp_profile::args::{Compare, TRACKED};
 
 use recorder_ebpf::{ArgSpec, ARG_NONE, MAX_ARG_SPECS, X32_SYSCALL_BIT};
 
-use crate::syscalls::Arch;
+use seccomp_profile::syscalls::Arch;
 
 /// The kernel-side specs for one ABI (pure): the tracked syscalls that exist on it,
 /// up to [`MAX_ARG_SPECS`], the rest unused.
@@ -41,6 +41,7 @@ pub fn specs_for(arch: Option<Arch>) -> [ArgSpec; MAX_ARG_SPECS] {
 mod tests {
     use super::*;
     use recorder_ebpf::ARG_SPEC_UNUSED;
+    use seccomp_profile::args::{CLONE_NEW_MASK, SOCK_TYPE_MASK};
 
     #[test]
     fn specs_resolve_per_abi_and_fit() {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::exit::{Categorized, Category};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// Default location of the running kernel's BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::exit::{Categorized, Category};
+use seccomp_profile::exit::{Categorized, Category};
 
 /// A cgroup v2 id: the inode number of the cgroup directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

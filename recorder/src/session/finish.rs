@@ -5,18 +5,18 @@
 
 use oci_spec::runtime::LinuxSeccomp;
 
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
-use crate::formats::{self, FormatError};
 use crate::fs::confined::{self, Destination, OutputPathError};
-use crate::kernel::args::ArgValue;
 use crate::kernel::cgroup::CgroupId;
 use crate::kernel::tracer::{HostAbis, Snapshot, Tracer, TracerError};
-use crate::profile::{self, ProfileOptions, RecordedSyscall};
-use crate::profile_file::{self, HostFacts, ProfileFileError};
-use crate::report::{self, Evidence, FirstSeen, Report};
 use crate::session::state::{Claimed, StateError};
-use crate::syscalls::Arch;
+use seccomp_profile::args::ArgValue;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::{self, FormatError};
+use seccomp_profile::profile::{self, ProfileOptions, RecordedSyscall};
+use seccomp_profile::profile_file::{self, HostFacts, ProfileFileError};
+use seccomp_profile::report::{self, Evidence, FirstSeen, Report};
+use seccomp_profile::runtime::Runtime;
+use seccomp_profile::syscalls::Arch;
 
 /// Errors of finishing a recording (and of `gc`, which finishes them).
 #[derive(Debug, thiserror::Error)]

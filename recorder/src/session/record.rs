@@ -12,18 +12,18 @@ use std::time::{Duration, Instant};
 
 use crate::container::cri::{self, select, CriClient, CriError, PodSelection};
 use crate::container::engine::{self, Engine, EngineError};
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
-use crate::formats::{self, Format, FormatError};
 use crate::fs::atomic::{write_atomic, WriteError};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError, ScratchCgroup};
 use crate::kernel::tracer::{self, Snapshot, StartMode, Tracer, TracerError, TracerPaths};
-use crate::profile::{self, DefaultErrno, ProfileOptions};
-use crate::report::{self, PodRecorded};
 use crate::session::finish::{self, to_recorded, Assembly};
 use crate::session::progress::{self, Counts, StatusLine};
 use crate::session::spawn::{self, SpawnError};
 use crate::session::state::{Kind, RecordingState, StateError, StateStore};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::{self, Format, FormatError};
+use seccomp_profile::profile::{self, DefaultErrno, ProfileOptions};
+use seccomp_profile::report::{self, PodRecorded};
+use seccomp_profile::runtime::Runtime;
 
 /// Arguments of `record`.
 #[derive(Debug, clap::Args)]

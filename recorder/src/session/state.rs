@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{Categorized, Category};
 use crate::fs::atomic::{write_atomic_volatile as write_atomic, WriteError};
 use crate::fs::confined::Destination;
-use crate::profile::DefaultErrno;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile::DefaultErrno;
 
 /// Errors of the state store.
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +82,11 @@ pub struct RecordingState {
     pub report: Option<Destination>,
     /// Profile format (`oci`, `docker`, `spo`); absent means `oci`.
     #[serde(default)]
-    pub format: Option<crate::formats::Format>,
+    pub format: Option<seccomp_profile::formats::Format>,
     /// The counts, once read from the kernel and the slot released: a recording whose
     /// files could not be written keeps them here for `gc` to retry.
     #[serde(default)]
-    pub recorded: Option<crate::report::Report>,
+    pub recorded: Option<seccomp_profile::report::Report>,
     /// Base profile to merge (containers).
     pub base: Option<Destination>,
     /// Errno of denied syscalls.
@@ -97,7 +97,7 @@ pub struct RecordingState {
     pub started_unix: u64,
     /// The runtime whose start-up tail the profile gets (absent: every known tail).
     #[serde(default)]
-    pub runtime: Option<crate::container::runtime::Runtime>,
+    pub runtime: Option<seccomp_profile::runtime::Runtime>,
     /// How the runtime was found out.
     #[serde(default)]
     pub runtime_signal: Option<String>,
@@ -109,7 +109,7 @@ pub struct RecordingState {
     pub portable: bool,
     /// The pod and container (recordings of the node agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod: Option<crate::report::PodRecorded>,
+    pub pod: Option<seccomp_profile::report::PodRecorded>,
 }
 
 impl RecordingState {

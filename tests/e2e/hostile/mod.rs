@@ -29,20 +29,20 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::Value;
 
+use seccomp_profile::args::{ArgAt, ArgValue};
+use seccomp_profile::evidence::{self, Content, EvidenceError, InputKind};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::{self, Format, FormatError};
+use seccomp_profile::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
+use seccomp_profile::profile_file::{self, HostFacts};
+use seccomp_profile::report::{self, FirstSeen, Report, ReportLine};
+use seccomp_profile::syscalls::{Arch, SyscallError};
 use seccomp_recorder::cli::audit::records::{self, AuditRecord, Line, SeccompRet};
 use seccomp_recorder::cli::audit::time::{parse_since, WallTime};
 use seccomp_recorder::container::annotations::{self, AnnotationError};
 use seccomp_recorder::container::hook::{self, HookArgs, HookError, Stage};
-use seccomp_recorder::evidence::{self, Content, EvidenceError, InputKind};
-use seccomp_recorder::exit::{Categorized, Category};
-use seccomp_recorder::formats::{self, Format, FormatError};
 use seccomp_recorder::fs::confined::{self, OutputPolicy};
-use seccomp_recorder::kernel::args::{ArgAt, ArgValue};
 use seccomp_recorder::kernel::tracer::TracerPaths;
-use seccomp_recorder::profile::{self, DefaultErrno, ProfileOptions, RecordedSyscall};
-use seccomp_recorder::profile_file::{self, HostFacts};
-use seccomp_recorder::report::{self, FirstSeen, Report, ReportLine};
-use seccomp_recorder::syscalls::{Arch, SyscallError};
 
 mod annotation_parsing;
 mod audit_records;

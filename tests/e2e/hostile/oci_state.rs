@@ -120,7 +120,7 @@ fn deep_nesting_is_refused_by_every_json_reader() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("r.json");
         std::fs::write(&p, format!(r#"{{"syscalls":[],"args":{nested}}}"#)).expect("write");
-        assert!(seccomp_recorder::arg_check::values_in(&p).is_empty());
+        assert!(seccomp_profile::arg_check::values_in(&p).is_empty());
     }
 }
 

@@ -157,7 +157,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("r.json");
         std::fs::write(&p, &text).expect("write");
-        let _ = seccomp_recorder::arg_check::values_in(&p);
+        let _ = seccomp_profile::arg_check::values_in(&p);
     }
 }
 
@@ -542,7 +542,7 @@ proptest! {
         let recorded: Vec<RecordedSyscall> = calls
             .iter()
             .map(|&(arch, nr, count)| {
-                let nr = if arch == Arch::X32 { nr | seccomp_recorder::syscalls::X32_SYSCALL_BIT } else { nr };
+                let nr = if arch == Arch::X32 { nr | seccomp_profile::syscalls::X32_SYSCALL_BIT } else { nr };
                 RecordedSyscall { arch, nr, count }
             })
             .collect();

@@ -107,7 +107,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("r.json");
         std::fs::write(&p, &text).expect("write");
-        prop_assert_eq!(seccomp_recorder::arg_check::values_in(&p), args);
+        prop_assert_eq!(seccomp_profile::arg_check::values_in(&p), args);
         // And back into profile input: the counts of the table architectures.
         let back: Report = serde_json::from_str(&text).expect("report");
         let calls = report::recorded_calls(&back);
@@ -145,6 +145,6 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("r.json");
         std::fs::write(&p, &text).expect("write");
-        let _ = seccomp_recorder::arg_check::values_in(&p);
+        let _ = seccomp_profile::arg_check::values_in(&p);
     }
 }

@@ -32,13 +32,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::container::engine::{self, Engine, EngineError};
-use crate::evidence::{self, EvidenceError, InputKind};
-use crate::exit::{Categorized, Category};
-use crate::formats::{self, Format, FormatError};
 use crate::fs::atomic::{write_atomic, WriteError};
 use crate::kernel::cgroup::{cgroup2_path_from_proc, Cgroup2, CgroupError};
-use crate::profile_file::HostFacts;
-use crate::syscalls::Arch;
+use seccomp_profile::evidence::{self, EvidenceError, InputKind};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::formats::{self, Format, FormatError};
+use seccomp_profile::profile_file::HostFacts;
+use seccomp_profile::syscalls::Arch;
 
 use self::report::{Limits, ProcessFacts, Selection};
 use self::source::{SourceChoice, SourceError};
@@ -237,7 +237,7 @@ pub fn run_profile(args: &AuditProfileArgs, out: &mut dyn Write) -> Result<(), A
                 path: path.clone(),
                 line: e.line(),
                 column: e.column(),
-                detail: crate::profile_file::without_position(&e),
+                detail: seccomp_profile::profile_file::without_position(&e),
             })?;
             let resource = input.kind == InputKind::SeccompProfileResource;
             let (twin, changes) = twin::twin_document(&doc, resource);

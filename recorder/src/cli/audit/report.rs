@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::records::{AuditRecord, SeccompRet};
 use super::source::Collected;
 use super::time::WallTime;
-use crate::syscalls::Arch;
+use seccomp_profile::syscalls::Arch;
 
 /// The longest `comm` the kernel keeps (`TASK_COMM_LEN` - 1).
 const COMM_MAX: usize = 15;
@@ -168,7 +168,7 @@ pub fn exit_code(r: &AuditReport) -> u8 {
         .as_ref()
         .is_some_and(|p| p.held_back.iter().any(|h| h.policy.is_some()));
     if forbidden {
-        crate::exit::POLICY_VIOLATION
+        seccomp_profile::exit::POLICY_VIOLATION
     } else if r.ok {
         0
     } else {
@@ -428,10 +428,10 @@ pub fn render_text(r: &AuditReport) -> String {
             r.new.len()
         ));
     }
-    if exit_code(r) == crate::exit::POLICY_VIOLATION {
+    if exit_code(r) == seccomp_profile::exit::POLICY_VIOLATION {
         line(&format!(
             "FAIL: the run made calls the policy never allows; they are not in the proposal (exit {})",
-            crate::exit::POLICY_VIOLATION
+            seccomp_profile::exit::POLICY_VIOLATION
         ));
     }
     out

@@ -70,7 +70,7 @@ const SINCE_FORMS: &str =
 
 /// Parses `--since`: an RFC 3339 time with a zone (`2026-12-02T15:00:00Z`,
 /// `2026-12-02 16:00:00.5+01:00`), a duration ago (`90s`, `10m`, `2h`, `1d`; see
-/// [`crate::report::parse_duration`]), or a unix timestamp (`1796224929`,
+/// [`seccomp_profile::report::parse_duration`]), or a unix timestamp (`1796224929`,
 /// `1796224929.706`, `@1796224929`). `now` is the time durations count back from.
 pub fn parse_since(s: &str, now: WallTime) -> Result<WallTime, String> {
     let s = s.trim();
@@ -94,7 +94,9 @@ pub fn parse_since(s: &str, now: WallTime) -> Result<WallTime, String> {
             .filter(|d| d.is_finite() && (0.0..=36_500.0).contains(d))
             .map(|d| std::time::Duration::from_secs_f64(d * 86_400.0))
             .ok_or_else(|| format!("'{s}' is not a duration: {SINCE_FORMS}")),
-        None => crate::report::parse_duration(s).map_err(|e| format!("{e}; {SINCE_FORMS}")),
+        None => {
+            seccomp_profile::report::parse_duration(s).map_err(|e| format!("{e}; {SINCE_FORMS}"))
+        }
     }?;
     let ago_ms = i64::try_from(ago.as_millis()).map_err(|_| format!("'{s}' is out of range"))?;
     Ok(WallTime(now.0.saturating_sub(ago_ms)))

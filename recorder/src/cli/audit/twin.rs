@@ -140,7 +140,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    use crate::profile_file::{parse_profile, HostFacts};
+    use seccomp_profile::profile_file::{parse_profile, HostFacts};
 
     const RECORDED: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,
         "architectures":["SCMP_ARCH_X86_64"],

@@ -20,8 +20,8 @@ pub use client::{api, CriClient};
 #[cfg(not(feature = "cri"))]
 pub use disabled::CriClient;
 
-use crate::exit::{Categorized, Category};
 pub use endpoint::{CriEndpoint, EndpointChoice, EndpointError};
+use seccomp_profile::exit::{Categorized, Category};
 pub use select::{ContainerRef, PodRef, SelectError};
 
 /// Why the CRI could not be asked, or did not know what we asked for.

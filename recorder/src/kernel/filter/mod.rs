@@ -44,8 +44,8 @@ use oci_spec::runtime::{
     LinuxSeccompOperator,
 };
 
-use crate::exit::{Categorized, Category};
-use crate::profile_file::{LoadedProfile, Location, RuleRef};
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::profile_file::{LoadedProfile, Location, RuleRef};
 
 /// A syscall name that the filter does not cover on some (or all) of its architectures
 /// because it is no syscall there (runc and crun skip those the same way).

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::profile_file::{self, HostFacts};
+use seccomp_profile::profile_file::{self, HostFacts};
 
 fn host() -> HostFacts {
     HostFacts::test_x86_64(u64::MAX)
@@ -233,7 +233,10 @@ fn every_oci_arch_translates() {
         "SCMP_ARCH_SH",
         "SCMP_ARCH_SHEB",
     ];
-    for name in crate::formats::SPO_ARCHITECTURES.into_iter().chain(more) {
+    for name in seccomp_profile::formats::SPO_ARCHITECTURES
+        .into_iter()
+        .chain(more)
+    {
         let arch = OciArch::from_str(name).expect("oci-spec knows it");
         assert!(translate_arch(arch).is_ok(), "{name}");
     }

@@ -47,10 +47,10 @@ use recorder_ebpf::{
     SLOT_WATCHING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
 };
 
-use crate::exit::{Categorized, Category};
 use crate::kernel::btf::{self, BtfError, CompatProbe};
 use crate::kernel::cgroup::{overlap, CgroupId, Overlap};
-use crate::syscalls::Arch;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::syscalls::Arch;
 
 /// The compiled eBPF object, embedded at build time.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/recorder-ebpf"));
@@ -300,7 +300,7 @@ pub struct Snapshot {
     /// Counted syscalls, sorted by architecture then number.
     pub calls: Vec<Counted>,
     /// Recorded argument values of the tracked syscalls (recordings with arguments).
-    pub args: Vec<crate::kernel::args::ArgValue>,
+    pub args: Vec<seccomp_profile::args::ArgValue>,
     /// Whether some argument value could not be stored (the map was full).
     pub args_lost: bool,
     /// Where the program saw the calls.
@@ -574,10 +574,9 @@ impl Tracer {
                     continue;
                 };
                 let nr = self.abis.display_nr(key.abi, u64::from(key.nr));
-                if let Some(v) = arch
-                    .name_of(nr)
-                    .and_then(|name| crate::kernel::args::value_of(arch, name, key.a, key.b, count))
-                {
+                if let Some(v) = arch.name_of(nr).and_then(|name| {
+                    seccomp_profile::args::value_of(arch, name, key.a, key.b, count)
+                }) {
                     args.push(v);
                 }
             }

@@ -22,8 +22,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::container::cri::{CriClient, CriError, EndpointChoice};
-use crate::container::runtime::Runtime;
-use crate::exit::{Categorized, Category};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError, CgroupId};
 use crate::kernel::tracer::{self, Tracer, TracerError, TracerPaths};
 use crate::session::finish;
@@ -32,6 +30,8 @@ use crate::session::state::{Kind, RecordingState, StateError, StateStore};
 use locator::Located;
 use output::{OutputError, ProfileStyle};
 use resolve::Decision;
+use seccomp_profile::exit::{Categorized, Category};
+use seccomp_profile::runtime::Runtime;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A watched cgroup: a path below the cgroup2 root and how many levels below it the
@@ -73,9 +73,9 @@ pub struct AgentConfig {
     /// The cgroups to watch (those that exist; the others are looked for again).
     pub watches: Vec<WatchSpec>,
     /// How profiles are written.
-    pub format: crate::formats::Format,
+    pub format: seccomp_profile::formats::Format,
     /// Errno of denied calls.
-    pub errno: crate::profile::DefaultErrno,
+    pub errno: seccomp_profile::profile::DefaultErrno,
     /// Spare slots kept ready for new containers.
     pub spares: usize,
     /// How often claims and endings are looked at.

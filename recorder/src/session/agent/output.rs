@@ -5,14 +5,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::container::runtime::Runtime;
-use crate::coverage::{self, Coverage};
-use crate::formats::{self, Format, FormatError};
 use crate::fs::atomic::{write_atomic, WriteError};
-use crate::profile::{DefaultErrno, ProfileOptions};
-use crate::report::{PodRecorded, Report};
 use crate::session::finish::{self, Assembly};
-use crate::syscalls::Arch;
+use seccomp_profile::coverage::{self, Coverage};
+use seccomp_profile::formats::{self, Format, FormatError};
+use seccomp_profile::profile::{DefaultErrno, ProfileOptions};
+use seccomp_profile::report::{PodRecorded, Report};
+use seccomp_profile::runtime::Runtime;
+use seccomp_profile::syscalls::Arch;
 
 /// Why a recording or profile could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use crate::container::annotations::{self, AnnotationError};
 use crate::container::cri::{api, select, workload, CriClient, CriError};
-use crate::profile::DefaultErrno;
-use crate::report::PodRecorded;
+use seccomp_profile::profile::DefaultErrno;
+use seccomp_profile::report::PodRecorded;
 
 /// What the agent does with a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
