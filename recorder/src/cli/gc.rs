@@ -1,7 +1,7 @@
 //! `seccomp-recorder gc` and `unload`: what they print; the work is
 //! [`crate::session::gc`] and [`crate::kernel::tracer::unload`].
 
-use crate::error::Error;
+use super::error::Error;
 use crate::kernel::tracer::{self, Tracer, TracerPaths};
 use crate::session::gc::collect_garbage;
 use crate::session::state::StateStore;

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod check;
 pub mod diff;
 pub mod enforce;
+pub mod error;
 mod gc;
 pub mod generate;
+pub mod hook;
 pub mod label;
 pub mod merge;
 #[cfg(feature = "registry")]
@@ -18,7 +20,8 @@ pub mod validate;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{one_line, Error};
+use self::error::Error;
+use crate::error::one_line;
 
 /// `--version`: the package version and the commit it was built from (recorder/build.rs:
 /// `git rev-parse --short=12 HEAD`, `-dirty` with uncommitted changes, `unknown`
@@ -76,7 +79,7 @@ pub enum Cmd {
     /// (`io.containers.seccomp.profile`, read by podman --seccomp-policy=image).
     Label(label::LabelArgs),
     /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
-    Hook(crate::container::hook::HookArgs),
+    Hook(hook::HookArgs),
     /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
     Install(crate::container::install::InstallArgs),
     /// Finish recordings whose poststop never came (container gone, recorder killed):
@@ -127,7 +130,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Cmd::Hook(args) => {
-            crate::container::hook::run(&args, &mut std::io::stdin().lock())?;
+            hook::run(args, &mut std::io::stdin().lock())?;
             Ok(0)
         }
         Cmd::Install(args) => {

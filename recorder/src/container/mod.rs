@@ -5,6 +5,5 @@
 pub mod annotations;
 pub mod cri;
 pub mod engine;
-pub mod hook;
 pub mod install;
 pub mod runtime;

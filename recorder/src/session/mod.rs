@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod finish;
 pub mod gc;
+pub mod hook;
 pub mod progress;
 pub mod record;
 pub mod spawn;

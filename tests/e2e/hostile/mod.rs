@@ -40,9 +40,9 @@ use seccomp_profile::syscalls::{Arch, SyscallError};
 use seccomp_recorder::cli::audit::records::{self, AuditRecord, Line, SeccompRet};
 use seccomp_recorder::cli::audit::time::{parse_since, WallTime};
 use seccomp_recorder::container::annotations::{self, AnnotationError};
-use seccomp_recorder::container::hook::{self, HookArgs, HookError, Stage};
 use seccomp_recorder::fs::confined::{self, OutputPolicy};
 use seccomp_recorder::kernel::tracer::TracerPaths;
+use seccomp_recorder::session::hook::{self, HookError, HookOptions, Stage};
 
 mod annotation_parsing;
 mod audit_records;

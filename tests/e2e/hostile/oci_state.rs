@@ -143,10 +143,10 @@ pub(super) fn isolated_paths() -> TracerPaths {
     }
 }
 
-pub(super) fn hook_args(out: &Path, stage: Stage) -> HookArgs {
+pub(super) fn hook_args(out: &Path, stage: Stage) -> HookOptions {
     let run_dir = isolated_run_dir();
     assert!(!run_dir.exists(), "a hook run reached the run directory");
-    HookArgs {
+    HookOptions {
         output_dirs: vec![out.to_owned()],
         input_dirs: Vec::new(),
         stage,

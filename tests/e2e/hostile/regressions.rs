@@ -26,7 +26,7 @@ fn line_breaks_in_annotations_stay_on_one_line() {
     let run_dir = p.out.parent().expect("tmp").join("run");
     let state = serde_json::json!({"id": "ctr", "status": "created", "annotations": {
         annotations::OUTPUT: "x.json",
-        annotations::FORMAT: "yaml\nINFO seccomp_recorder::container::hook: profile written id=other"}});
+        annotations::FORMAT: "yaml\nINFO seccomp_recorder::session::hook: profile written id=other"}});
     let o = run_hook_binary(
         &serde_json::to_vec(&state).expect("json"),
         &p.out,
@@ -37,7 +37,7 @@ fn line_breaks_in_annotations_stay_on_one_line() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("'yaml\\nINFO seccomp_recorder::container::hook"),
+        stderr.contains("'yaml\\nINFO seccomp_recorder::session::hook"),
         "{stderr}"
     );
     let logged = std::fs::read_to_string(&log).expect("hook log");

@@ -20,7 +20,7 @@ use oci_spec::runtime::State;
 
 use crate::container::annotations::{self, AnnotationError, RuntimeChoice};
 use crate::container::runtime;
-use crate::fs::confined::{self, OutputPathError, OutputPolicy, DEFAULT_OUTPUT_DIR};
+use crate::fs::confined::{self, OutputPathError, OutputPolicy};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError};
 use crate::kernel::tracer::{StartMode, StateLock, Tracer, TracerError, TracerPaths};
 use crate::session::finish::{self, finish, FinishError};
@@ -41,19 +41,15 @@ pub enum Stage {
     Poststop,
 }
 
-/// Arguments of `hook`.
-#[derive(Debug, clap::Args)]
-pub struct HookArgs {
-    /// Directory profiles may be written to (repeatable; relative annotation paths
-    /// resolve below the first). Nothing is ever written outside these.
-    #[arg(long = "output-dir", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
+/// What a hook run is told on its command line (`cli::hook::HookArgs`).
+#[derive(Debug, Clone)]
+pub struct HookOptions {
+    /// Directories profiles may be written to; relative annotation paths resolve
+    /// below the first. Nothing is ever written outside these.
     pub output_dirs: Vec<PathBuf>,
-    /// Directory base profiles may be read from, besides the output directories
-    /// (repeatable).
-    #[arg(long = "input-dir", value_name = "DIR")]
+    /// Directories base profiles may be read from, besides the output directories.
     pub input_dirs: Vec<PathBuf>,
     /// The hook stage.
-    #[arg(value_enum)]
     pub stage: Stage,
 }
 
@@ -146,13 +142,17 @@ pub fn parse_state(bytes: &[u8]) -> Result<State, HookError> {
 }
 
 /// Runs the hook with the state read from `input`.
-pub fn run(args: &HookArgs, input: &mut dyn Read) -> Result<(), HookError> {
+pub fn run(args: &HookOptions, input: &mut dyn Read) -> Result<(), HookError> {
     run_in(args, input, &TracerPaths::from_env())
 }
 
 /// [`run`] with the pin and run directories given instead of read from the
 /// environment (tests point them at a place of their own).
-pub fn run_in(args: &HookArgs, input: &mut dyn Read, paths: &TracerPaths) -> Result<(), HookError> {
+pub fn run_in(
+    args: &HookOptions,
+    input: &mut dyn Read,
+    paths: &TracerPaths,
+) -> Result<(), HookError> {
     let mut buf = Vec::new();
     input
         .take(MAX_STATE)
@@ -171,7 +171,7 @@ fn annotations_of(st: &State) -> HashMap<String, String> {
 }
 
 fn prestart(
-    args: &HookArgs,
+    args: &HookOptions,
     st: &State,
     paths: &TracerPaths,
     store: &StateStore,
