@@ -11,8 +11,10 @@ pub mod error;
 mod gc;
 pub mod generate;
 pub mod hook;
+pub mod install;
 pub mod label;
 pub mod merge;
+pub mod record;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod syscalls;
@@ -48,7 +50,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run CMD in a fresh cgroup, record its syscalls from its exec on, write the profile.
-    Record(crate::session::record::RecordArgs),
+    Record(record::RecordArgs),
     /// Apply a seccomp profile to CMD (no_new_privs, load the filter, exec), e.g. to
     /// prove a recorded profile outside containers.
     Enforce(enforce::EnforceArgs),
@@ -81,7 +83,7 @@ pub enum Cmd {
     /// OCI runtime hook: reads the container state on stdin (see hooks/ and README).
     Hook(hook::HookArgs),
     /// Install the binary and the podman / CRI-O hook definitions (oci-hooks(5)).
-    Install(crate::container::install::InstallArgs),
+    Install(install::InstallArgs),
     /// Finish recordings whose poststop never came (container gone, recorder killed):
     /// write their profiles, release their kernel slots, detach when nothing is left.
     Gc,
@@ -110,7 +112,7 @@ pub enum Cmd {
 /// Runs a parsed command line: the exit code of an answer, or the error.
 pub fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Cmd::Record(args) => Ok(crate::session::record::run(&args)?),
+        Cmd::Record(args) => Ok(record::run(args, &mut std::io::stdout())?),
         Cmd::Enforce(args) => match enforce::run(&args)? {},
         Cmd::Syscalls(args) => {
             syscalls::run(&args, &mut std::io::stdout().lock())?;
@@ -134,11 +136,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Cmd::Install(args) => {
-            let done = crate::container::install::run(&args)?;
-            println!("installed {}", done.binary.display());
-            for f in &done.hook_files {
-                println!("wrote {}", f.display());
-            }
+            install::run(args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
         Cmd::Gc => gc::gc(),

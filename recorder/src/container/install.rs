@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::fs::atomic::{write_atomic, WriteError};
-use crate::fs::confined::DEFAULT_OUTPUT_DIR;
 use seccomp_profile::exit::{Categorized, Category};
 
 /// Default hooks directory of podman and CRI-O packages.
@@ -19,24 +18,19 @@ pub const DEFAULT_BIN_DIR: &str = "/usr/local/bin";
 /// Seconds the runtime gives each hook run.
 pub const HOOK_TIMEOUT_SECS: u64 = 10;
 
-/// Arguments of `install`.
-#[derive(Debug, clap::Args)]
-pub struct InstallArgs {
+/// What `install` is asked to do (the command line's `cli::install::InstallArgs`).
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
     /// Where podman / CRI-O read hook definitions.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_HOOKS_DIR)]
     pub hooks_dir: PathBuf,
     /// Where to install the binary the hooks run.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_BIN_DIR)]
     pub bin_dir: PathBuf,
     /// Directory the hook may write profiles to (repeatable; created if missing).
-    #[arg(long = "output-dir", value_name = "DIR", default_value = DEFAULT_OUTPUT_DIR)]
     pub output_dirs: Vec<PathBuf>,
     /// Directory the hook may read base profiles from (repeatable).
-    #[arg(long = "input-dir", value_name = "DIR")]
     pub input_dirs: Vec<PathBuf>,
     /// Environment for the hook process, KEY=VALUE (repeatable), e.g.
     /// SECCOMP_RECORDER_LOG=debug.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 }
 
@@ -148,7 +142,7 @@ pub struct Installed {
 }
 
 /// Installs the binary and the hook definitions.
-pub fn run(args: &InstallArgs) -> Result<Installed, InstallError> {
+pub fn run(args: &InstallOptions) -> Result<Installed, InstallError> {
     for d in [&args.hooks_dir, &args.bin_dir]
         .into_iter()
         .chain(&args.output_dirs)
@@ -235,7 +229,7 @@ mod tests {
             let def = hook_definition(
                 &Path::new(DEFAULT_BIN_DIR).join("seccomp-recorder"),
                 stage,
-                &[PathBuf::from(DEFAULT_OUTPUT_DIR)],
+                &[PathBuf::from(crate::fs::confined::DEFAULT_OUTPUT_DIR)],
                 &[],
                 &[],
             );
@@ -245,7 +239,7 @@ mod tests {
 
     #[test]
     fn relative_dirs_and_bad_env_are_refused() {
-        let args = InstallArgs {
+        let args = InstallOptions {
             hooks_dir: PathBuf::from("hooks"),
             bin_dir: PathBuf::from("/usr/local/bin"),
             output_dirs: vec![],
@@ -253,7 +247,7 @@ mod tests {
             env: vec![],
         };
         assert!(matches!(run(&args), Err(InstallError::Relative(_))));
-        let args = InstallArgs {
+        let args = InstallOptions {
             hooks_dir: PathBuf::from("/tmp/x"),
             env: vec!["NOEQUALS".into()],
             ..args
