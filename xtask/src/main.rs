@@ -227,8 +227,9 @@ fn is_root() -> bool {
 /// musl build beside the glibc one), strace and hyperfine for benchmarks,
 /// docker-registry and skopeo for the registry tests (`push`/`pull`), python3 for their
 /// htpasswd hash, man-db (with groff-base) and file for the package tests (`man -l`,
-/// a static binary); dpkg-deb, apt and gzip, which `dist` and its tests use, are in
-/// every Debian.
+/// a static binary), ca-certificates (the package recommends it: with it present,
+/// `apt-get install ./FILE.deb` in the test needs no download); dpkg-deb, apt and
+/// gzip, which `dist` and its tests use, are in every Debian.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
@@ -255,6 +256,7 @@ const APT_PACKAGES: &[&str] = &[
     "man-db",
     "groff-base",
     "file",
+    "ca-certificates",
 ];
 
 fn apt_missing() -> Vec<&'static str> {
