@@ -45,19 +45,20 @@ const COMPLETIONS: [(&str, &str); 3] = [
 ];
 /// The package description: a synopsis, then the extended lines.
 const DESCRIPTION: &str = "record the syscalls a container really makes, write a seccomp profile
- seccomp-recorder counts the system calls of a command, a container or a pod with
- an eBPF program on the raw sys_enter tracepoint, and writes a tight seccomp
- profile (OCI, podman, Security Profiles Operator formats) that allows exactly
- what was used, plus what the container runtime needs after loading the filter.
+ seccomp-recorder counts the system calls of a command, a container or a pod
+ with an eBPF program on the raw sys_enter tracepoint, and writes a tight
+ seccomp profile (OCI, podman, Security Profiles Operator formats) that
+ allows exactly what was used, plus what the container runtime needs after
+ loading the filter.
  .
- The package installs oci-hooks(5) definitions for podman and CRI-O: a container
- started with the annotation seccomp-recorder.io/output=FILE (or
+ The package installs oci-hooks(5) definitions for podman and CRI-O: a
+ container started with the annotation seccomp-recorder.io/output=FILE (or
  io.containers.trace-syscall=of:FILE) is recorded from its filter load to its
- exit. It also checks profiles in CI (check, diff, validate), enforces them, and
- pushes and pulls them through OCI registries.
+ exit. It also checks profiles in CI (check, diff, validate), enforces them,
+ and pushes and pulls them through OCI registries.
  .
- The binary is statically linked. Recording needs root, a kernel with BTF and a
- cgroup v2 hierarchy.";
+ The binary is statically linked. Recording needs root, a kernel with BTF and
+ a cgroup v2 hierarchy.";
 
 /// What `build` made.
 pub struct Dist {
