@@ -60,6 +60,9 @@ fn emit_commit() {
     ]
     .into_iter()
     .flatten()
+    // A missing path counts as changed on every build (packed-refs, where git has not
+    // packed any ref): it would rebuild the crate each time.
+    .filter(|p| std::path::Path::new(p).exists())
     {
         println!("cargo:rerun-if-changed={path}");
     }

@@ -16,6 +16,7 @@ mod attach_point;
 mod audit;
 mod concurrency;
 mod cri;
+mod dist;
 mod enforce;
 mod errors;
 mod faults;

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use crate::{cargo, output, root, sh};
 
 /// The Rust target of the static build (the image is for this machine's architecture).
-const TARGET: &str = "x86_64-unknown-linux-gnu";
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// The OCI architecture name of [`TARGET`].
 const OCI_ARCH: &str = "amd64";
 /// Where Debian puts the static libseccomp of [`TARGET`].

@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask setup | build | test | test-arm64 | demo | bench | drill | image`.
+//! Project tasks: `cargo xtask setup | build | test | test-arm64 | demo | bench | drill | image
+//! | dist`.
 //!
 //! Every task installs what it needs first (idempotently), so that a fresh machine
 //! needs nothing but `cargo xtask demo` and `cargo xtask test`.
@@ -13,6 +14,7 @@ mod arm64;
 mod bench;
 
 mod demo;
+mod dist;
 mod drill;
 mod image;
 mod layers;
@@ -109,6 +111,10 @@ enum Task {
     /// Check that no module of recorder/src uses one above it (the direction in
     /// docs/design.md); also part of the lint step of `test`.
     Layers,
+    /// Set up, then build the static release binary and package it: a .deb (binary,
+    /// oci-hooks(5) definitions, man pages, completions) and a .tar.gz of the same tree,
+    /// in target/dist/.
+    Dist,
     /// Run a drill: a long run of what the suite samples (`fuzz`: the hostile-input
     /// properties with 20,000 cases each; `tails`: the runtime tail measurement).
     /// Without NAME, list the drills.
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
         Task::Drill { name } => drill::run(name.as_deref()),
         Task::Layers => layers::run(&root().join("recorder/src")),
         Task::Image => setup().and_then(|_| image::build()).map(|_| ()),
+        Task::Dist => setup().and_then(|_| dist::build()).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -224,7 +231,10 @@ fn is_root() -> bool {
 /// binutils for the i386 test programs, musl-gcc for the libc-variant tests (a static
 /// musl build beside the glibc one), strace and hyperfine for benchmarks,
 /// docker-registry and skopeo for the registry tests (`push`/`pull`), python3 for their
-/// htpasswd hash.
+/// htpasswd hash, man-db (with groff-base) and file for the package tests (`man -l`,
+/// a static binary), ca-certificates (the package recommends it: with it present,
+/// `apt-get install ./FILE.deb` in the test needs no download); dpkg-deb, apt and
+/// gzip, which `dist` and its tests use, are in every Debian.
 const APT_PACKAGES: &[&str] = &[
     "podman",
     "crun",
@@ -248,6 +258,10 @@ const APT_PACKAGES: &[&str] = &[
     "docker-registry",
     "skopeo",
     "python3",
+    "man-db",
+    "groff-base",
+    "file",
+    "ca-certificates",
 ];
 
 fn apt_missing() -> Vec<&'static str> {
@@ -373,6 +387,8 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     sh(cargo().args(["build", "--workspace"]))?;
     // The agent image's test (tests/e2e/agent.rs) runs the image built here.
     let image = image::build()?;
+    // The package's tests (tests/e2e/dist.rs) install the .deb built here.
+    let dist = dist::build()?;
     let state = IsolatedState::new("test");
     let binary = root().join("target/debug/seccomp-recorder");
     // Tests whose prerequisite is missing (outside CI) return early, which libtest
@@ -384,6 +400,8 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
             .apply(&mut cargo())
             .env("SR_SKIP_LOG", &skip_log)
             .env("SR_AGENT_IMAGE", &image.archive)
+            .env("SR_DEB", &dist.deb)
+            .env("SR_DIST_TARBALL", &dist.tarball)
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(args),
     );

@@ -28,6 +28,10 @@ pub struct InstallArgs {
     /// SECCOMP_RECORDER_LOG=debug.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// Stage every file below DIR instead of / (for a package build): the hook
+    /// definitions still name the final paths.
+    #[arg(long, value_name = "DIR")]
+    pub destdir: Option<PathBuf>,
 }
 
 impl InstallArgs {
@@ -39,6 +43,7 @@ impl InstallArgs {
             output_dirs: self.output_dirs,
             input_dirs: self.input_dirs,
             env: self.env,
+            destdir: self.destdir,
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct InstallOptions {
     /// Environment for the hook process, KEY=VALUE (repeatable), e.g.
     /// SECCOMP_RECORDER_LOG=debug.
     pub env: Vec<String>,
+    /// Stage every file below this directory instead of / (for a package build): the
+    /// hook definitions still name the final paths.
+    pub destdir: Option<PathBuf>,
 }
 
 /// Errors of `install`.
@@ -132,10 +135,18 @@ fn absolute(p: &Path) -> Result<(), InstallError> {
     }
 }
 
+/// Where a final path is written: below `destdir` when one is given (pure).
+pub fn staged(destdir: Option<&Path>, path: &Path) -> PathBuf {
+    match destdir {
+        Some(d) => d.join(path.strip_prefix("/").unwrap_or(path)),
+        None => path.to_owned(),
+    }
+}
+
 /// What was installed.
 #[derive(Debug)]
 pub struct Installed {
-    /// The binary the hooks run.
+    /// Where the binary the hooks run was put (below `--destdir` when given).
     pub binary: PathBuf,
     /// The hook files written.
     pub hook_files: Vec<PathBuf>,
@@ -155,13 +166,16 @@ pub fn run(args: &InstallOptions) -> Result<Installed, InstallError> {
             return Err(InstallError::BadEnv(e.clone()));
         }
     }
+    let dest = args.destdir.as_deref();
     for d in [&args.hooks_dir, &args.bin_dir]
         .into_iter()
         .chain(&args.output_dirs)
     {
-        fs::create_dir_all(d).map_err(|e| InstallError::CreateDir(d.clone(), e))?;
+        let d = staged(dest, d);
+        fs::create_dir_all(&d).map_err(|e| InstallError::CreateDir(d.clone(), e))?;
     }
-    let binary = args.bin_dir.join("seccomp-recorder");
+    let target = args.bin_dir.join("seccomp-recorder");
+    let binary = staged(dest, &target);
     let me = std::env::current_exe().map_err(|e| InstallError::Copy(binary.clone(), e))?;
     let same = match (me.canonicalize(), binary.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -177,13 +191,13 @@ pub fn run(args: &InstallOptions) -> Result<Installed, InstallError> {
     let mut hook_files = Vec::new();
     for (file, stage) in HOOK_FILES {
         let def = hook_definition(
-            &binary,
+            &target,
             stage,
             &args.output_dirs,
             &args.input_dirs,
             &args.env,
         );
-        let path = args.hooks_dir.join(file);
+        let path = staged(dest, &args.hooks_dir).join(file);
         write_atomic(&path, render(&def).as_bytes())?;
         hook_files.push(path);
     }
@@ -238,6 +252,20 @@ mod tests {
     }
 
     #[test]
+    fn destdir_prefixes_the_final_path() {
+        let final_path = Path::new("/usr/bin/seccomp-recorder");
+        assert_eq!(staged(None, final_path), final_path);
+        assert_eq!(
+            staged(Some(Path::new("/tmp/stage")), final_path),
+            Path::new("/tmp/stage/usr/bin/seccomp-recorder")
+        );
+        assert_eq!(
+            staged(Some(Path::new("stage")), final_path),
+            Path::new("stage/usr/bin/seccomp-recorder")
+        );
+    }
+
+    #[test]
     fn relative_dirs_and_bad_env_are_refused() {
         let args = InstallOptions {
             hooks_dir: PathBuf::from("hooks"),
@@ -245,6 +273,7 @@ mod tests {
             output_dirs: vec![],
             input_dirs: vec![],
             env: vec![],
+            destdir: None,
         };
         assert!(matches!(run(&args), Err(InstallError::Relative(_))));
         let args = InstallOptions {
