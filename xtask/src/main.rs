@@ -1,5 +1,5 @@
-//! Project tasks: `cargo xtask setup | build | test | test-arm64 | demo | bench | drill | image
-//! | dist`.
+//! Project tasks: `cargo xtask setup | build | test | test-arm64 | test-x86-guest | demo |
+//! bench | drill | image | dist | layers`.
 //!
 //! Every task installs what it needs first (idempotently), so that a fresh machine
 //! needs nothing but `cargo xtask demo` and `cargo xtask test`.
@@ -16,9 +16,11 @@ mod bench;
 mod demo;
 mod dist;
 mod drill;
+mod guest;
 mod image;
 mod layers;
 mod podman;
+mod x86_guest;
 
 #[derive(Debug, Parser)]
 #[command(name = "xtask")]
@@ -57,6 +59,10 @@ enum Task {
     /// record and enforce inside it (exact counts, argument rules, AArch32 compat), and
     /// run one x86_64 + aarch64 merged profile on both. Needs root.
     TestArm64,
+    /// The x86_64 guest stage alone: boot Debian's amd64 kernel under qemu (KVM when
+    /// /dev/kvm opens, else TCG) and record, count and enforce inside it with each
+    /// attach point forced (fentry, tracepoint) and with auto. Needs root.
+    TestX86Guest,
     /// Set up, then record a real command, show its profile and prove it is enforced.
     Demo,
     /// Set up, then measure what recording costs (per syscall, per `record`, vs strace,
@@ -152,6 +158,7 @@ fn main() -> ExitCode {
             })
             .map(|bin| println!("{}", bin.display())),
         Task::TestArm64 => setup().and_then(|_| arm64::test_command()),
+        Task::TestX86Guest => setup().and_then(|_| x86_guest::test_command()),
         Task::Test { no_lint, args } => setup().and_then(|_| test(no_lint, &args)),
         Task::Demo => setup().and_then(|_| demo::run()),
         Task::Bench {
@@ -409,18 +416,27 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     let (mut totals, status) = result?;
     let mut skipped = skipped_tests(&skip_log);
     let _ = std::fs::remove_file(&skip_log);
-    // The arm64 stage (issue #22): one more test, counted like the others. A filter
-    // asks for some tests only: the stage is not one of them.
+    // The guest stages, one more test each, counted like the others: arm64 (issue #22)
+    // and x86_64 with both attach points under Debian's kernel (issue #23). A filter
+    // asks for some tests only: the stages are not among them.
     if args.is_empty() {
-        match arm64::stage(&binary) {
-            Ok(arm64::Outcome::Passed) => totals.passed += 1,
-            Ok(arm64::Outcome::Skipped(why)) => {
-                totals.passed += 1; // taken off again with the other skips below
-                skipped.insert("arm64 stage".to_owned(), why);
-            }
-            Err(e) => {
-                println!("xtask: {e:#}");
-                totals.failed += 1;
+        let stages: [(&str, Stage); 2] = [
+            ("arm64 stage", || {
+                arm64::stage(&root().join("target/debug/seccomp-recorder"))
+            }),
+            ("x86 guest stage", x86_guest::stage),
+        ];
+        for (name, stage) in stages {
+            match stage() {
+                Ok(guest::Outcome::Passed) => totals.passed += 1,
+                Ok(guest::Outcome::Skipped(why)) => {
+                    totals.passed += 1; // taken off again with the other skips below
+                    skipped.insert(name.to_owned(), why);
+                }
+                Err(e) => {
+                    println!("xtask: {e:#}");
+                    totals.failed += 1;
+                }
             }
         }
     }
@@ -446,6 +462,9 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     }
     leftover_check()
 }
+
+/// A guest stage of the suite.
+type Stage = fn() -> Result<guest::Outcome>;
 
 /// The tests that noted a missing prerequisite in the skip log (`test<TAB>why` lines),
 /// each once, sorted.

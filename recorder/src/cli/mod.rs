@@ -8,6 +8,7 @@ pub mod check;
 pub mod diff;
 pub mod enforce;
 pub mod error;
+pub mod floor;
 mod gc;
 pub mod generate;
 pub mod hook;
@@ -107,6 +108,9 @@ pub enum Cmd {
     Completions(generate::CompletionsArgs),
     /// Print the manual page (roff), or write every page into --output-dir.
     Man(generate::ManArgs),
+    /// Run CMD with an empty program at an attach point (benchmark floors).
+    #[command(hide = true)]
+    Floor(floor::FloorArgs),
 }
 
 /// Runs a parsed command line: the exit code of an answer, or the error.
@@ -164,6 +168,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             generate::man(&args, &mut std::io::stdout().lock())?;
             Ok(0)
         }
+        Cmd::Floor(args) => floor::run(&args),
     }
 }
 

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cargo, is_root, output, root, sh, IsolatedState};
+use crate::guest::{self as harness, file, host_state, phase, Entry, Missing, Outcome};
+use crate::{cargo, is_root, output, root, sh};
 
 /// The Rust target of the guest.
 pub const TARGET: &str = "aarch64-unknown-linux-gnu";
@@ -34,37 +35,6 @@ const APT_PACKAGES: &[&str] = &[
     "qemu-system-arm",
     "libseccomp-dev:arm64",
 ];
-
-/// A prerequisite that is missing: fails under `CI=true`, skips the stage otherwise.
-#[derive(Debug)]
-pub struct Missing(pub String);
-
-impl std::fmt::Display for Missing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Missing {}
-
-/// Whether we run in CI, where a missing prerequisite is a failure.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// How the stage ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Every check held.
-    Passed,
-    /// A prerequisite is missing (outside CI): why.
-    Skipped(String),
-}
-
-fn installed(package: &str) -> bool {
-    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", package]))
-        .is_some_and(|s| s.contains("install ok installed"))
-}
 
 /// Installs what the stage needs (idempotent; a no-op when everything is there).
 pub fn setup() -> Result<()> {
@@ -85,36 +55,7 @@ pub fn setup() -> Result<()> {
     // The kernel is looked up by name later: the arm64 lists must be there.
     update |= output(Command::new("apt-cache").args(["show", "linux-image-arm64:arm64"]))
         .is_none_or(|s| s.trim().is_empty());
-    let missing: Vec<&str> = APT_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
-    if !missing.is_empty() || update {
-        if !is_root() {
-            bail!(Missing(format!(
-                "missing {} for the arm64 stage; run as root (apt-get install {})",
-                missing.join(" "),
-                missing.join(" ")
-            )));
-        }
-        sh(Command::new("apt-get").args(["update", "-qq"]))?;
-        if !missing.is_empty() {
-            eprintln!("xtask: arm64: installing {}", missing.join(" "));
-            let got = Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .context("cannot start apt-get")?;
-            if !got.success() {
-                bail!(Missing(format!(
-                    "apt-get install {} failed ({got}): qemu or the arm64 toolchain is missing",
-                    missing.join(" ")
-                )));
-            }
-        }
-    }
+    harness::apt_install("arm64", APT_PACKAGES, update)?;
     let targets =
         output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !targets.lines().any(|t| t.trim() == TARGET) {
@@ -189,50 +130,11 @@ pub fn test_command() -> Result<()> {
 
 /// Runs the stage with `host_binary` (the x86_64 recorder) for the host's half.
 pub fn stage(host_binary: &Path) -> Result<Outcome> {
-    let start = Instant::now();
-    match run(host_binary, start) {
-        Ok(()) => {
-            let took = start.elapsed();
-            let over = if took > BUDGET { " OVER BUDGET" } else { "" };
-            println!(
-                "arm64 stage: passed in {:.0} s (budget {} s){over}",
-                took.as_secs_f64(),
-                BUDGET.as_secs()
-            );
-            Ok(Outcome::Passed)
-        }
-        Err(e) => decide(e, in_ci()),
-    }
+    harness::timed("arm64", BUDGET, |start| run(host_binary, start))
 }
 
-/// What a failed stage means: a missing prerequisite skips it outside CI and fails it
-/// under `CI=true` (one line either way); anything else is a failure.
-fn decide(e: anyhow::Error, ci: bool) -> Result<Outcome> {
-    match e.downcast_ref::<Missing>() {
-        Some(m) if !ci => Ok(Outcome::Skipped(m.0.clone())),
-        Some(m) => bail!("arm64 stage: prerequisite missing under CI=true: {m}"),
-        None => Err(e.context("arm64 stage failed")),
-    }
-}
-
-/// The pin and run directories for the host's recording: the caller's, when it set
-/// them (`SECCOMP_RECORDER_BPF_DIR`/`_RUN_DIR`), else private ones.
-fn host_state() -> IsolatedState {
-    match (
-        std::env::var_os("SECCOMP_RECORDER_BPF_DIR"),
-        std::env::var_os("SECCOMP_RECORDER_RUN_DIR"),
-    ) {
-        (Some(b), Some(r)) => IsolatedState {
-            bpf_dir: b.into(),
-            run_dir: r.into(),
-        },
-        _ => IsolatedState::new("arm64"),
-    }
-}
-
-fn phase(what: &str, since: Instant) -> Instant {
-    println!("arm64 stage: {what} {:.1} s", since.elapsed().as_secs_f64());
-    Instant::now()
+fn phase_(what: &str, since: Instant) -> Instant {
+    phase("arm64", what, since)
 }
 
 fn run(host_binary: &Path, start: Instant) -> Result<()> {
@@ -244,10 +146,10 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
     setup()?;
     let kernel = guest::kernel()?;
     let busybox = guest::busybox()?;
-    let t = phase("setup and downloads", start);
+    let t = phase_("setup and downloads", start);
 
     let recorder = build(Build::Test)?;
-    let t = phase("aarch64 build", t);
+    let t = phase_("aarch64 build", t);
 
     let work = root().join("target/arm64-guest/run");
     let _ = std::fs::remove_dir_all(&work);
@@ -259,7 +161,7 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
     let workload = ["unix", "inet", "thread", "fork"];
     // The x86_64 half of the merged profile: the same program, recorded here.
     let x86_profile = work.join("x86_64.json");
-    let state = host_state();
+    let state = host_state("arm64");
     let recorded = sh(state
         .apply(&mut Command::new(host_binary))
         .args(["record", "--runtime", "none", "-o"])
@@ -271,53 +173,41 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
     state.cleanup(host_binary);
     recorded.context("record the x86_64 half on the host")?;
 
-    let file = |p: &Path| std::fs::read(p).with_context(|| format!("read {}", p.display()));
     let initrd = work.join("initrd.cpio");
-    let image = guest::cpio(vec![
-        guest::Entry::Dir("bin"),
-        guest::Entry::Dir("dev"),
-        guest::Entry::CharDev("dev/console", 5, 1),
-        guest::Entry::File("init", 0o755, guest::init_script().into_bytes()),
-        guest::Entry::File("bin/busybox", 0o755, file(&busybox)?),
-        guest::Entry::File("bin/seccomp-recorder", 0o755, file(&recorder)?),
-        guest::Entry::File("bin/argprobe", 0o755, file(&probe_a64)?),
-        guest::Entry::File(
+    let image = harness::cpio(vec![
+        Entry::Dir("bin"),
+        Entry::Dir("dev"),
+        Entry::CharDev("dev/console", 5, 1),
+        Entry::File("init", 0o755, guest::init_script().into_bytes()),
+        Entry::File("bin/busybox", 0o755, file(&busybox)?),
+        Entry::File("bin/seccomp-recorder", 0o755, file(&recorder)?),
+        Entry::File("bin/argprobe", 0o755, file(&probe_a64)?),
+        Entry::File(
             "bin/armprobe",
             0o755,
             guest::arm32_program(guest::ARM32_GETPPID),
         ),
-        guest::Entry::File("x86_64.json", 0o644, file(&x86_profile)?),
+        Entry::File("x86_64.json", 0o644, file(&x86_profile)?),
     ]);
     std::fs::write(&initrd, image)?;
-    let t = phase("test programs, host recording, initramfs", t);
+    let t = phase_("test programs, host recording, initramfs", t);
 
     let log = work.join("console.log");
     let text = guest::boot(&kernel, &initrd, &log)?;
-    let console = verdict::parse(&text);
+    let console = harness::console::parse(&text);
     let mut v = verdict::judge(&console);
-    let _ = phase("boot and guest steps", t);
-    if let Some(s) = &console.started {
-        println!("arm64 stage: guest {s}");
-    }
-    for (name, s) in &console.steps {
-        println!(
-            "arm64 stage: guest step {name}: exit {} in {:.2} s",
-            s.rc,
-            s.span.1 - s.span.0
-        );
-    }
+    let _ = phase_("boot and guest steps", t);
+    harness::print_steps("arm64", &console);
 
     // The host's half of the merged profile.
     match v.merged.take() {
         Some(merged) => host_half(host_binary, &work, &merged, &probe_x86, &mut v)?,
         None => v
+            .checks
             .failed
             .push("the guest printed no merged profile".to_owned()),
     }
 
-    for p in &v.passed {
-        println!("arm64 stage: ok: {p}");
-    }
     match &v.compat {
         Some(verdict::Compat::Counted { getppid, socket }) => println!(
             "arm64 stage: AArch32 compat (-cpu max): runs; {getppid} getppid as SCMP_ARCH_ARM, socket args {socket:?}"
@@ -327,18 +217,7 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
         }
         None => {}
     }
-    if !v.failed.is_empty() {
-        for f in &v.failed {
-            println!("arm64 stage: FAILED: {f}");
-        }
-        let tail: Vec<&str> = text.lines().rev().take(30).collect();
-        println!("arm64 stage: last console lines ({}):", log.display());
-        for l in tail.iter().rev() {
-            println!("  {l}");
-        }
-        bail!("{} check(s) failed", v.failed.len());
-    }
-    Ok(())
+    harness::report("arm64", &v.checks, &text, &log)
 }
 
 /// Validates the merged profile with the host's libseccomp (every architecture's
@@ -366,15 +245,16 @@ fn host_half(
             .collect()
     };
     let (x86_only, a64_only) = (only("SCMP_ARCH_AARCH64"), only("SCMP_ARCH_X86_64"));
-    v.passed.push(format!(
+    v.checks.passed.push(format!(
         "per-arch names of the merged profile: x86_64 only {x86_only:?}, aarch64 only {a64_only:?}"
     ));
     if validate.status.success() && !text.contains("error:") {
-        v.passed.push(
+        v.checks.passed.push(
             "validate (host libseccomp, each arch's table) accepts the merged profile".into(),
         );
     } else {
-        v.failed
+        v.checks
+            .failed
             .push(format!("validate on the host: {}", text.trim()));
     }
     let enforce = |modes: &[&str]| {
@@ -392,11 +272,11 @@ fn host_half(
     let denied =
         String::from_utf8_lossy(&deny.stdout).contains("unshare-mount: Function not implemented");
     if run.status.success() && !deny.status.success() && denied {
-        v.passed.push(
+        v.checks.passed.push(
             "the merged profile runs the workload on x86_64 (host) and denies unshare".into(),
         );
     } else {
-        v.failed.push(format!(
+        v.checks.failed.push(format!(
             "the merged profile on the host: workload {} ({}), unshare {} ({})",
             run.status,
             String::from_utf8_lossy(&run.stdout).trim(),
@@ -405,25 +285,4 @@ fn host_half(
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_prerequisite_fails_only_under_ci() {
-        let missing = || anyhow::Error::new(Missing("kernel package unavailable: x".into()));
-        match decide(missing(), false) {
-            Ok(Outcome::Skipped(why)) => assert_eq!(why, "kernel package unavailable: x"),
-            other => panic!("{other:?}"),
-        }
-        let err = decide(missing(), true).unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "arm64 stage: prerequisite missing under CI=true: kernel package unavailable: x"
-        );
-        let err = decide(anyhow::anyhow!("guest step failed"), false).unwrap_err();
-        assert_eq!(format!("{err:#}"), "arm64 stage failed: guest step failed");
-    }
 }

@@ -147,7 +147,7 @@ fn fentry_targets(abis: &HostAbis, d: Dispatchers) -> Result<Vec<FentryTarget>, 
 /// A BTF holding only `funcs` (id, name) at their ids in the kernel's BTF: aya looks
 /// an `fentry` target up by name in a `Btf` and passes on nothing but its id, and
 /// parsing the whole vmlinux BTF for it would cost ~25 ms on every cold load.
-fn btf_naming(funcs: &[(u32, &str)]) -> AyaBtf {
+pub(super) fn btf_naming(funcs: &[(u32, &str)]) -> AyaBtf {
     let mut btf = AyaBtf::new();
     let mut sorted = funcs.to_vec();
     sorted.sort_unstable();
