@@ -2,9 +2,10 @@
 //! eBPF program that counts them per cgroup and per syscall ABI, and turn the counts
 //! into a tight, default-deny seccomp profile.
 //!
-//! The folders follow the direction of the dependencies: [`cli`] (arguments and
-//! printing) → [`container`] and [`session`] → [`kernel`] and [`fs`]; everything uses
-//! the pure `seccomp-profile` crate, which uses nothing of ours. docs/design.md has the
+//! The folders follow the direction of the dependencies: [`cli`] (every clap struct
+//! and all printing) → [`session`] → [`container`] (and `registry`) → [`kernel`] →
+//! [`fs`] → the top-level modules; everything uses the pure `seccomp-profile` crate,
+//! which uses nothing of ours. `cargo xtask layers` checks it; docs/design.md has the
 //! tree.
 #![warn(missing_docs)]
 

@@ -30,6 +30,7 @@ mod podman_hook;
 mod podman_smoke;
 mod portable;
 mod progress;
+mod readme;
 mod record;
 mod registry;
 mod runtimes;

@@ -5,7 +5,7 @@
 //! - nothing panics, whatever the bytes (NUL, non-UTF-8, 1-2 MB, nesting 100,000 deep);
 //! - an error is one line: it adds no line break of its own (a value it quotes may
 //!   hold one; the binary escapes those, see `the_hook_binary_prints_one_line...`);
-//! - an error's category is the documented exit code (README "Exit codes",
+//! - an error's category is the documented exit code (docs/reference.md "Exit codes",
 //!   `profile/src/exit.rs`): a malformed state, annotation or profile is 66;
 //! - round trips hold: a profile rendered by `formats::render` reads back with the same
 //!   rules; a stats file or report reads back with the same calls; an accepted
@@ -143,7 +143,7 @@ fn assert_error(e: &(impl std::error::Error + Categorized), allowed: &[Category]
     );
 }
 
-/// The documented exit codes (README "Exit codes").
+/// The documented exit codes (docs/reference.md "Exit codes").
 #[e2e_macros::test]
 fn categories_are_the_documented_exit_codes() {
     assert_eq!(Category::BadInput.code(), 66);
