@@ -10,6 +10,7 @@ pub mod arch;
 pub mod arg_check;
 pub mod args;
 pub mod artifact;
+pub mod audit;
 pub mod check;
 pub mod coverage;
 pub mod diff;
@@ -29,6 +30,7 @@ pub mod report;
 pub mod rule;
 pub mod runtime;
 pub mod syscalls;
+pub mod text;
 #[cfg(feature = "libseccomp")]
 pub mod validate;
 pub mod vocabulary;

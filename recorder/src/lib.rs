@@ -19,4 +19,3 @@ pub mod observability;
 #[cfg(feature = "registry")]
 pub mod registry;
 pub mod session;
-pub mod text;

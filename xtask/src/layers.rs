@@ -20,7 +20,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["container", "registry"],
     &["kernel"],
     &["fs"],
-    &["error", "fault", "observability", "text"],
+    &["error", "fault", "observability"],
 ];
 
 /// One use against the direction.
@@ -439,7 +439,7 @@ mod tests {
         assert!(!allowed("container", "session"));
         assert!(!allowed("error", "cli"));
         assert!(!allowed("container", "registry"));
-        assert!(!allowed("text", "fault"));
+        assert!(!allowed("observability", "fault"));
         assert!(!allowed("kernel", "nonexistent"));
     }
 

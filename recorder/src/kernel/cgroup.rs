@@ -90,7 +90,9 @@ pub fn cgroup2_mount_from_mountinfo(mountinfo: &str) -> Option<PathBuf> {
             return None;
         }
         let mount_point = left.split(' ').nth(4)?;
-        Some(PathBuf::from(crate::text::unescape_mountinfo(mount_point)))
+        Some(PathBuf::from(seccomp_profile::text::unescape_mountinfo(
+            mount_point,
+        )))
     })
 }
 /// The cgroup v2 path (relative to the cgroup2 root) in a `/proc/PID/cgroup` text (pure).

@@ -556,7 +556,7 @@ pub fn detach_mounts_below(dir: &Path) {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
-            Some(PathBuf::from(seccomp_recorder::text::unescape_mountinfo(
+            Some(PathBuf::from(seccomp_profile::text::unescape_mountinfo(
                 l.split(' ').nth(4)?,
             )))
         })

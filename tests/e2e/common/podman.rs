@@ -63,7 +63,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use seccomp_recorder::text::unescape_mountinfo;
+use seccomp_profile::text::unescape_mountinfo;
 
 use super::{have, prerequisite};
 

@@ -699,7 +699,7 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
             let fstype = post.split(' ').next()?;
-            let mount_point = PathBuf::from(seccomp_recorder::text::unescape_mountinfo(
+            let mount_point = PathBuf::from(seccomp_profile::text::unescape_mountinfo(
                 pre.split(' ').nth(4)?,
             ));
             (fstype == "cgroup" || fstype == "cgroup2").then_some(mount_point)

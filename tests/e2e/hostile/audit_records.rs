@@ -1,4 +1,4 @@
-//! Hostile input: audit records (cli::audit::records).
+//! Hostile input: audit records (seccomp_profile::audit::records).
 
 use super::*;
 

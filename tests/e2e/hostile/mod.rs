@@ -30,6 +30,8 @@ use proptest::test_runner::Config;
 use serde_json::Value;
 
 use seccomp_profile::args::{ArgAt, ArgValue};
+use seccomp_profile::audit::records::{self, AuditRecord, Line, SeccompRet};
+use seccomp_profile::audit::time::{parse_since, WallTime};
 use seccomp_profile::evidence::{self, Content, EvidenceError, InputKind};
 use seccomp_profile::exit::{Categorized, Category};
 use seccomp_profile::formats::{self, Format, FormatError};
@@ -37,8 +39,6 @@ use seccomp_profile::profile::{self, DefaultErrno, ProfileOptions, RecordedSysca
 use seccomp_profile::profile_file::{self, HostFacts};
 use seccomp_profile::report::{self, FirstSeen, Report, ReportLine};
 use seccomp_profile::syscalls::{Arch, SyscallError};
-use seccomp_recorder::cli::audit::records::{self, AuditRecord, Line, SeccompRet};
-use seccomp_recorder::cli::audit::time::{parse_since, WallTime};
 use seccomp_recorder::container::annotations::{self, AnnotationError};
 use seccomp_recorder::fs::confined::{self, OutputPolicy};
 use seccomp_recorder::kernel::tracer::TracerPaths;

@@ -1,4 +1,4 @@
-//! Hostile input: --since (cli::audit::time) and durations (report::parse_duration).
+//! Hostile input: --since (seccomp_profile::audit::time) and durations (report::parse_duration).
 
 use super::*;
 

@@ -19,11 +19,8 @@
 //! the report says so when it sees that records were dropped. `record` counts every
 //! call exactly.
 
-pub mod records;
-pub mod report;
+mod clock;
 pub mod source;
-pub mod time;
-pub mod twin;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -40,9 +37,10 @@ use seccomp_profile::formats::{self, Format, FormatError};
 use seccomp_profile::profile_file::HostFacts;
 use seccomp_profile::syscalls::Arch;
 
-use self::report::{Limits, ProcessFacts, Selection};
 use self::source::{SourceChoice, SourceError};
-use self::time::WallTime;
+use seccomp_profile::audit::report::{self, Limits, ProcessFacts, Selection};
+use seccomp_profile::audit::time::WallTime;
+use seccomp_profile::audit::{time, twin};
 
 /// Arguments of `audit-profile`.
 #[derive(clap::Args, Debug)]
@@ -329,9 +327,9 @@ fn read_sysctl(name: &str) -> Option<String> {
 /// when some do. Every `Err` means the report could not be made; the binary exits
 /// with 2 for it, as for `check`.
 pub fn run_report(args: &AuditReportArgs, out: &mut dyn Write) -> Result<u8, AuditError> {
-    let now = time::now().map_err(AuditError::Clock)?;
+    let now = clock::now().map_err(AuditError::Clock)?;
     let since = time::parse_since(&args.since, now).map_err(AuditError::Since)?;
-    let boot = time::boot_time().map_err(AuditError::Clock)?;
+    let boot = clock::boot_time().map_err(AuditError::Clock)?;
     let cgroup = match &args.container {
         Some(id) => {
             let choice = crate::container::cri::choose_endpoint(args.cri_endpoint.as_deref())

@@ -13,8 +13,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::records::{parse_kmsg, parse_line, Line};
-use super::time::{kmsg_wall_time, WallTime};
+use seccomp_profile::audit::records::parse_kmsg;
+use seccomp_profile::audit::time::{kmsg_wall_time, WallTime};
+use seccomp_profile::audit::{Collected, NoticeKind};
 
 /// The kernel log device.
 pub const KMSG: &str = "/dev/kmsg";
@@ -85,75 +86,6 @@ pub struct AuditStatus {
     pub backlog_limit: u32,
     /// Records the audit subsystem dropped since boot.
     pub lost: u32,
-}
-
-/// What was read: seccomp records and what says some are missing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Collected {
-    /// Every seccomp record, in source order.
-    pub records: Vec<super::records::AuditRecord>,
-    /// Printk suppression notices: (when, if known; records suppressed). The
-    /// suppressed records were made before that time, after the previous printed one.
-    pub suppressed: Vec<(Option<WallTime>, u64)>,
-    /// Loss notices of the audit subsystem (when, if known).
-    pub lost: Vec<Option<WallTime>>,
-    /// Lines that claimed to be seccomp records but could not be read (a few kept).
-    pub malformed: Vec<String>,
-    /// kmsg: the time of the oldest record the ring still holds, and whether it is
-    /// the very first since boot (the ring never wrapped). `None` for files.
-    pub oldest: Option<(WallTime, bool)>,
-    /// kmsg: records overwritten while we read (the ring wrapped under us).
-    pub overwritten_while_reading: u64,
-}
-
-impl Collected {
-    fn take(&mut self, line: &str, at: Option<WallTime>) {
-        match parse_line(line) {
-            Line::Seccomp(r) => self.records.push(r),
-            // A notice is printed right before the record that passed the limit again.
-            Line::Suppressed(n) => self.suppressed.push((at, n)),
-            Line::Lost(_) => self.lost.push(at),
-            Line::Malformed(why) => {
-                if self.malformed.len() < 3 {
-                    self.malformed.push(why);
-                }
-            }
-            Line::Other => {}
-        }
-    }
-
-    /// Gives notices without a time the time of the next seccomp record after them
-    /// (`order`: what each classified line was, in source order), so they can be
-    /// compared with `--since`.
-    fn date_notices(&mut self, order: &[NoticeKind]) {
-        let mut next: Option<WallTime> = None;
-        let mut s = self.suppressed.len();
-        let mut l = self.lost.len();
-        let mut r = self.records.len();
-        for kind in order.iter().rev() {
-            match kind {
-                NoticeKind::Record => {
-                    r -= 1;
-                    next = Some(WallTime(self.records[r].unix_ms));
-                }
-                NoticeKind::Suppressed => {
-                    s -= 1;
-                    self.suppressed[s].0 = self.suppressed[s].0.or(next);
-                }
-                NoticeKind::Lost => {
-                    l -= 1;
-                    self.lost[l] = self.lost[l].or(next);
-                }
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NoticeKind {
-    Record,
-    Suppressed,
-    Lost,
 }
 
 /// Reads lines (pure apart from the reader): each line is one text line of a file.

@@ -70,7 +70,7 @@ const SINCE_FORMS: &str =
 
 /// Parses `--since`: an RFC 3339 time with a zone (`2026-12-02T15:00:00Z`,
 /// `2026-12-02 16:00:00.5+01:00`), a duration ago (`90s`, `10m`, `2h`, `1d`; see
-/// [`seccomp_profile::report::parse_duration`]), or a unix timestamp (`1796224929`,
+/// [`crate::report::parse_duration`]), or a unix timestamp (`1796224929`,
 /// `1796224929.706`, `@1796224929`). `now` is the time durations count back from.
 pub fn parse_since(s: &str, now: WallTime) -> Result<WallTime, String> {
     let s = s.trim();
@@ -94,9 +94,7 @@ pub fn parse_since(s: &str, now: WallTime) -> Result<WallTime, String> {
             .filter(|d| d.is_finite() && (0.0..=36_500.0).contains(d))
             .map(|d| std::time::Duration::from_secs_f64(d * 86_400.0))
             .ok_or_else(|| format!("'{s}' is not a duration: {SINCE_FORMS}")),
-        None => {
-            seccomp_profile::report::parse_duration(s).map_err(|e| format!("{e}; {SINCE_FORMS}"))
-        }
+        None => crate::report::parse_duration(s).map_err(|e| format!("{e}; {SINCE_FORMS}")),
     }?;
     let ago_ms = i64::try_from(ago.as_millis()).map_err(|_| format!("'{s}' is out of range"))?;
     Ok(WallTime(now.0.saturating_sub(ago_ms)))
@@ -169,32 +167,6 @@ fn parse_rfc3339(s: &str) -> Result<WallTime, String> {
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
     Ok(WallTime(secs * 1000 + ms))
-}
-
-fn clock_ms(clock: libc::clockid_t) -> std::io::Result<i64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000)
-}
-
-/// The current wall-clock time.
-pub fn now() -> std::io::Result<WallTime> {
-    clock_ms(libc::CLOCK_REALTIME).map(WallTime)
-}
-
-/// When the system booted: `CLOCK_REALTIME - CLOCK_BOOTTIME`, as `dmesg -T` computes
-/// it (the printk clock does not run during suspend, so kmsg times of records from
-/// before a suspend come out early by the time suspended).
-pub fn boot_time() -> std::io::Result<WallTime> {
-    Ok(WallTime(
-        clock_ms(libc::CLOCK_REALTIME)? - clock_ms(libc::CLOCK_BOOTTIME)?,
-    ))
 }
 
 /// The wall time of a kmsg timestamp (microseconds since boot).

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::records::{AuditRecord, SeccompRet};
-use super::source::Collected;
 use super::time::WallTime;
-use seccomp_profile::syscalls::Arch;
+use super::Collected;
+use crate::syscalls::Arch;
 
 /// The longest `comm` the kernel keeps (`TASK_COMM_LEN` - 1).
 const COMM_MAX: usize = 15;
@@ -153,9 +153,9 @@ pub struct ProposalSummary {
     /// The profile it is based on.
     pub baseline: String,
     /// The calls it allows that the baseline did not.
-    pub added: Vec<seccomp_profile::propose::Proposed>,
+    pub added: Vec<crate::propose::Proposed>,
     /// The calls it still denies, and why (a never-allow policy; clone3 at ENOSYS).
-    pub held_back: Vec<seccomp_profile::propose::HeldBack>,
+    pub held_back: Vec<crate::propose::HeldBack>,
     /// Denied numbers no table names (they cannot be allowed by name).
     pub unnamed: usize,
 }
@@ -168,7 +168,7 @@ pub fn exit_code(r: &AuditReport) -> u8 {
         .as_ref()
         .is_some_and(|p| p.held_back.iter().any(|h| h.policy.is_some()));
     if forbidden {
-        seccomp_profile::exit::POLICY_VIOLATION
+        crate::exit::POLICY_VIOLATION
     } else if r.ok {
         0
     } else {
@@ -428,10 +428,10 @@ pub fn render_text(r: &AuditReport) -> String {
             r.new.len()
         ));
     }
-    if exit_code(r) == seccomp_profile::exit::POLICY_VIOLATION {
+    if exit_code(r) == crate::exit::POLICY_VIOLATION {
         line(&format!(
             "FAIL: the run made calls the policy never allows; they are not in the proposal (exit {})",
-            seccomp_profile::exit::POLICY_VIOLATION
+            crate::exit::POLICY_VIOLATION
         ));
     }
     out
@@ -440,7 +440,7 @@ pub fn render_text(r: &AuditReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::audit::records::{parse_line, Line};
+    use crate::audit::records::{parse_line, Line};
 
     fn rec(line: &str) -> AuditRecord {
         match parse_line(line) {

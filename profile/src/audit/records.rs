@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use seccomp_profile::syscalls::{Arch, X32_SYSCALL_BIT};
+use crate::syscalls::{Arch, X32_SYSCALL_BIT};
 
 /// `AUDIT_SECCOMP`, the audit record type of seccomp.
 pub const AUDIT_SECCOMP: u32 = 1326;

@@ -20,7 +20,7 @@
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::Value;
 
-use seccomp_profile::vocabulary::parse_action;
+use crate::vocabulary::parse_action;
 
 /// Whether the twin turns `action` into `SCMP_ACT_LOG`.
 pub fn is_denial(action: LinuxSeccompAction) -> bool {
@@ -140,7 +140,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    use seccomp_profile::profile_file::{parse_profile, HostFacts};
+    use crate::profile_file::{parse_profile, HostFacts};
 
     const RECORDED: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,
         "architectures":["SCMP_ARCH_X86_64"],
