@@ -203,11 +203,10 @@ fn load_fentry(
                 root_cause(&e)
             ))
         })?;
-        program.pin(dir.join(t.pin)).map_err(|e| TracerError::Io {
-            what: "cannot pin program at",
-            path: dir.join(t.pin),
-            source: io::Error::other(e),
-        })?;
+        let path = dir.join(t.pin);
+        program
+            .pin(&path)
+            .map_err(pin_err("cannot pin program at", &path))?;
     }
     Ok(())
 }
@@ -236,14 +235,10 @@ pub(super) fn load_syscall_programs(
             Err(e) => return Err(e),
         }
     }
-    let program = loader::load_raw_tracepoint(ebpf, "sys_enter")?;
-    program
-        .pin(dir.join(pins::PROGRAM))
-        .map_err(|e| TracerError::Io {
-            what: "cannot pin program at",
-            path: dir.join(pins::PROGRAM),
-            source: io::Error::other(e),
-        })?;
+    let path = dir.join(pins::PROGRAM);
+    loader::load_raw_tracepoint(ebpf, "sys_enter")?
+        .pin(&path)
+        .map_err(pin_err("cannot pin program at", &path))?;
     Ok(AttachPoint::Tracepoint)
 }
 

@@ -82,11 +82,9 @@ impl Tracer {
         if link_path.exists() {
             return Ok(());
         }
-        attach()?.pin(&link_path).map_err(|e| TracerError::Io {
-            what: "cannot pin link at",
-            path: link_path.clone(),
-            source: io::Error::other(e),
-        })?;
+        attach()?
+            .pin(&link_path)
+            .map_err(pin_err("cannot pin link at", &link_path))?;
         Ok(())
     }
 
@@ -109,11 +107,8 @@ impl Tracer {
         if !link_path.exists() {
             return Ok(());
         }
-        let pinned = PinnedLink::from_pin(&link_path).map_err(|e| TracerError::Io {
-            what: "cannot open pinned link",
-            path: link_path.clone(),
-            source: io::Error::other(e),
-        })?;
+        let pinned = PinnedLink::from_pin(&link_path)
+            .map_err(pin_err("cannot open pinned link", &link_path))?;
         let fd_link = pinned
             .unpin()
             .map_err(io_err("cannot unpin link", &link_path))?;

@@ -233,24 +233,19 @@ pub(super) fn load_and_pin_with(
                 name: name.to_owned(),
             }),
         })?;
-        map.pin(dir.join(name)).map_err(|e| TracerError::Io {
-            what: "cannot pin map at",
-            path: dir.join(name),
-            source: io::Error::other(e),
-        })?;
+        let path = dir.join(name);
+        map.pin(&path)
+            .map_err(pin_err("cannot pin map at", &path))?;
     }
     // The cache keepers first: the `sys_enter` program pin means "fully loaded".
     for (name, pin) in [
         ("sched_switch", pins::PROGRAM_SWITCH),
         ("cgroup_attach_task", pins::PROGRAM_MIGRATE),
     ] {
+        let path = dir.join(pin);
         load_raw_tracepoint(&mut ebpf, name)?
-            .pin(dir.join(pin))
-            .map_err(|e| TracerError::Io {
-                what: "cannot pin program at",
-                path: dir.join(pin),
-                source: io::Error::other(e),
-            })?;
+            .pin(&path)
+            .map_err(pin_err("cannot pin program at", &path))?;
     }
     // The main program's pin is written last: its presence means "fully loaded".
     let point = attach::load_syscall_programs(&mut ebpf, dir, &abis, kernel.dispatchers, choice)?;

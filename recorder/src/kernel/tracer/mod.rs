@@ -209,6 +209,20 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> TracerEr
     move |source| TracerError::Io { what, path, source }
 }
 
+/// The error of a pin operation (map, program or link) that failed at `path` (aya's
+/// pinning errors carry the cause; ours names the file).
+fn pin_err<E>(what: &'static str, path: &Path) -> impl FnOnce(E) -> TracerError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let path = path.to_owned();
+    move |e| TracerError::Io {
+        what,
+        path,
+        source: io::Error::other(e),
+    }
+}
+
 /// Where the tracer keeps its pins and lock.
 #[derive(Debug, Clone)]
 pub struct TracerPaths {
