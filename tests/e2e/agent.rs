@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::containerd::{ContainerSpec, CriEnv, Seccomp};
+use common::everywhere;
 use common::*;
 
 /// How long a container of these tests may run.
@@ -374,6 +375,23 @@ fn replicas_merge_into_one_profile_with_coverage_that_replays_for_each() {
             "replica (extra: {extra}) under the merged profile: {log}"
         );
         assert!(log.contains("replica-ok"), "{log}");
+    }
+    drop(replay);
+    // The same file is what a user takes to podman (crun), a plain runc or Docker:
+    // containerd ran the replicas with runc alone.
+    for extra in [&[][..], &["extra"][..]] {
+        let args: Vec<&str> = ["/bin/sh", "/share/replicas/work.sh"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        let work = everywhere::Workload {
+            share: env.share(),
+            args: &args,
+            expect: "replica-ok",
+        };
+        if everywhere::replay_in_runc_crun_and_docker(&profile, &work, 2).is_none() {
+            return;
+        }
     }
 }
 

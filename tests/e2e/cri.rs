@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::containerd::{ContainerSpec, CriEnv, Seccomp};
+use common::everywhere;
 use common::*;
 
 /// How long a container of these tests may run.
@@ -330,6 +331,15 @@ fn a_recorded_pod_container_runs_under_its_localhost_profile_and_namespaces_are_
         assert_eq!(two.wait_exit(id, RUN_LIMIT), 0, "{}", two.container_log(id));
         assert!(two.container_log(id).contains("replay-ok"));
     }
+    drop(two);
+    // The profile of a pod recorded on a containerd node (runc there) holds under
+    // runc, crun and Docker too: the same file in every runtime a user has.
+    let work = everywhere::Workload {
+        share: env.share(),
+        args: &["/bin/sh", "/share/replay/work.sh"],
+        expect: "replay-ok",
+    };
+    everywhere::replay_in_runc_crun_and_docker(&profile, &work, 3);
 }
 
 #[e2e_macros::test]

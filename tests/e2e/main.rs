@@ -34,5 +34,6 @@ mod readme;
 mod record;
 mod registry;
 mod runtimes;
+mod servers;
 mod syscall_tables;
 mod toolkit;

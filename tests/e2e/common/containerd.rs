@@ -220,6 +220,13 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     fn build_image(&self, busybox: &Path) {
         let rootfs = self.dir.join("rootfs");
         make_busybox_rootfs(&rootfs, busybox);
+        self.import_rootfs(&rootfs, IMAGE);
+    }
+
+    /// buildah `FROM scratch` + the tree `rootfs` + `sleep infinity` as entrypoint,
+    /// imported into containerd's k8s.io namespace as `name` (start containers from it
+    /// with [`Pod::start_in`]).
+    pub fn import_rootfs(&self, rootfs: &Path, name: &str) {
         let buildah = |args: &[&str]| {
             let mut c = Command::new("buildah");
             c.arg("--root")
@@ -240,13 +247,15 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             "PATH=/bin",
             &ctr,
         ]);
-        buildah(&["commit", "-q", &ctr, IMAGE]);
-        let archive = self.dir.join("image.tar");
+        buildah(&["commit", "-q", &ctr, name]);
+        let archive = self
+            .dir
+            .join(format!("{}.tar", name.replace([':', '/'], "_")));
         buildah(&[
             "push",
             "-q",
-            IMAGE,
-            &format!("oci-archive:{}:{IMAGE}", archive.display()),
+            name,
+            &format!("oci-archive:{}:{name}", archive.display()),
         ]);
         let mut c = Command::new("ctr");
         c.arg("-a")
@@ -526,7 +535,13 @@ impl Pod {
 
     /// CreateContainer + StartContainer; returns the container id.
     pub fn start(&self, spec: &ContainerSpec) -> String {
-        let id = self.create(spec);
+        self.start_in(IMAGE, spec)
+    }
+
+    /// [`start`](Self::start) from another image of the env (see
+    /// [`CriEnv::import_rootfs`]).
+    pub fn start_in(&self, image: &str, spec: &ContainerSpec) -> String {
+        let id = self.create_in(image, spec);
         let mut rs = self.client.runtime_service();
         self.client
             .block_on(rs.start_container(api::StartContainerRequest {
@@ -539,6 +554,11 @@ impl Pod {
     /// CreateContainer as the kubelet sends it: labels, log path, the shared dir at
     /// /share, the security context with the seccomp profile and capabilities.
     pub fn create(&self, spec: &ContainerSpec) -> String {
+        self.create_in(IMAGE, spec)
+    }
+
+    /// [`create`](Self::create) from another image of the env.
+    pub fn create_in(&self, image: &str, spec: &ContainerSpec) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let labels = HashMap::from([
             ("io.kubernetes.container.name".to_owned(), spec.name.clone()),
@@ -555,7 +575,7 @@ impl Pod {
                 attempt: n,
             }),
             image: Some(api::ImageSpec {
-                image: IMAGE.to_owned(),
+                image: image.to_owned(),
                 ..Default::default()
             }),
             command: spec.command.clone(),

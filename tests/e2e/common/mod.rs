@@ -3,12 +3,14 @@
 
 pub mod containerd;
 pub mod docker;
+pub mod everywhere;
 pub mod hookrun;
 pub mod installed;
 pub mod podman;
 pub mod registry;
 pub mod runc;
 pub mod scratch;
+pub mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
