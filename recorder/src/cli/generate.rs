@@ -53,13 +53,26 @@ pub fn completions(args: &CompletionsArgs, out: &mut dyn Write) -> Result<(), Ge
     let mut buf = Vec::new();
     clap_complete::generate(
         args.shell,
-        &mut super::Cli::command(),
+        &mut without_hidden_commands(super::Cli::command()),
         "seccomp-recorder",
         &mut buf,
     );
     out.write_all(&buf)
         .and_then(|_| out.flush())
         .map_err(GenerateError::Stdout)
+}
+
+/// The program's command without its hidden subcommands (clap_complete offers them
+/// otherwise): the same name, version, about text, arguments and visible subcommands.
+fn without_hidden_commands(cmd: clap::Command) -> clap::Command {
+    let mut out = clap::Command::new("seccomp-recorder")
+        .version(super::VERSION)
+        .args(cmd.get_arguments().cloned())
+        .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(a) = cmd.get_about() {
+        out = out.about(a.clone());
+    }
+    out
 }
 
 /// The manual pages: `(file name, roff)` for the program and each visible command.
@@ -157,5 +170,34 @@ mod tests {
             "no complete line"
         );
         assert!(script.contains("push") && script.contains("audit-report"));
+    }
+
+    #[test]
+    fn no_shell_offers_the_hidden_command_and_every_one_offers_the_rest() {
+        // The hidden benchmark command is still a command (it parses).
+        assert!(super::super::Cli::command()
+            .get_subcommands()
+            .any(|s| s.get_name() == "floor" && s.is_hide_set()));
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let mut out = Vec::new();
+            completions(&CompletionsArgs { shell }, &mut out).expect("generate");
+            let script = String::from_utf8(out).expect("utf8");
+            assert!(!script.contains("floor"), "{shell}: offers `floor`");
+            for visible in super::super::Cli::command()
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set())
+            {
+                assert!(
+                    script.contains(visible.get_name()),
+                    "{shell}: {} missing",
+                    visible.get_name()
+                );
+            }
+            assert!(script.contains("version"), "{shell}: --version missing");
+        }
     }
 }
