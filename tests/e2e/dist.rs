@@ -316,3 +316,4 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 }
 
 mod installed;
+mod walkthrough;

@@ -1,8 +1,7 @@
 //! The README's commands stay true: every `seccomp-recorder …` line in its shell blocks
 //! parses with today's command line (no removed option, no renamed command), and every
-//! `cargo xtask …` names a task that exists. The flows themselves (record + enforce,
-//! the podman hook, merge, check, `record --pod`, the package) run for real in their
-//! own modules: record, podman_hook, toolkit, cri, dist.
+//! `cargo xtask …` names a task that exists. The commands themselves run as written, in
+//! order, on the installed package in `dist::walkthrough`.
 
 use std::path::Path;
 
@@ -11,7 +10,7 @@ use seccomp_recorder::cli::Cli;
 
 /// The shell lines of the README's ```sh blocks: continuations joined, comments and a
 /// leading `sudo` removed.
-fn shell_lines(markdown: &str) -> Vec<String> {
+pub(crate) fn shell_lines(markdown: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_sh = false;
     let mut pending = String::new();

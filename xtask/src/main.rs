@@ -416,11 +416,15 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     let (mut totals, status) = result?;
     let mut skipped = skipped_tests(&skip_log);
     let _ = std::fs::remove_file(&skip_log);
-    // The guest stages, one more test each, counted like the others: arm64 (issue #22)
-    // and x86_64 with both attach points under Debian's kernel (issue #23). A filter
-    // asks for some tests only: the stages are not among them.
+    // The stages, one more test each, counted like the others: the README's `cargo xtask
+    // demo` with the suite's binary, then the guests: arm64 (issue #22) and x86_64 with
+    // both attach points under Debian's kernel (issue #23). A filter asks for some tests
+    // only: the stages are not among them.
     if args.is_empty() {
-        let stages: [(&str, Stage); 2] = [
+        let stages: [(&str, Stage); 3] = [
+            ("demo stage", || {
+                demo::stage(&root().join("target/debug/seccomp-recorder"))
+            }),
             ("arm64 stage", || {
                 arm64::stage(&root().join("target/debug/seccomp-recorder"))
             }),

@@ -124,5 +124,12 @@ impl Drop for Installed {
     fn drop(&mut self) {
         let _ = self.cli().arg("unload").status();
         let _ = fs::remove_dir_all(&self.bpf);
+        // `unload` takes the run dir's lock, creating the dir (and `base`) again when
+        // the env that held them (a podman env's temp dir) was dropped first: remove
+        // it, and `base` if nothing else is in it.
+        let _ = fs::remove_dir_all(&self.run);
+        if let Some(base) = self.run.parent() {
+            let _ = fs::remove_dir(base);
+        }
     }
 }

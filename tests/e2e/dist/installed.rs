@@ -20,7 +20,7 @@ const OVERLAID: [&str; 3] = ["/usr", "/etc", "/var"];
 /// overlays whose upper directories are below `upper` (a temp dir of the host). The
 /// namespace ends with the thread (and whatever it started): the host never sees the
 /// overlays' changes.
-fn in_overlay_root<T: Send>(upper: &Path, f: impl FnOnce() -> T + Send) -> T {
+pub(super) fn in_overlay_root<T: Send>(upper: &Path, f: impl FnOnce() -> T + Send) -> T {
     let name = std::thread::current().name().unwrap_or("dist").to_owned();
     std::thread::scope(|s| {
         std::thread::Builder::new()
@@ -83,7 +83,7 @@ fn status() -> Option<String> {
 
 /// The hooks' pin and run directories: unloaded and removed at the end, also when the
 /// test fails.
-struct Pins(PathBuf, PathBuf);
+pub(super) struct Pins(pub(super) PathBuf, pub(super) PathBuf);
 
 impl Drop for Pins {
     fn drop(&mut self) {
