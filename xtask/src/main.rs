@@ -386,6 +386,7 @@ fn cargo() -> Command {
 }
 
 fn test(no_lint: bool, args: &[String]) -> Result<()> {
+    let started = std::time::SystemTime::now();
     if !no_lint {
         sh(cargo().args(["fmt", "--all", "--check"]))?;
         sh(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
@@ -464,7 +465,7 @@ fn test(no_lint: bool, args: &[String]) -> Result<()> {
     if totals.failed > 0 || totals.passed == 0 {
         bail!("the test suite failed");
     }
-    leftover_check()
+    leftover_check(started)
 }
 
 /// A guest stage of the suite.
@@ -525,7 +526,34 @@ fn run_tests(cmd: &mut Command) -> Result<(Totals, std::process::ExitStatus)> {
 }
 
 /// After the suite: nothing of ours attached, no scratch cgroups left.
-fn leftover_check() -> Result<()> {
+/// The test harness's temp entries (`sr-podman-`, `sr-runc-`, `sr-docker-`, `sr-cri-`,
+/// `sr-dist-`, `sr-readme-`, ... in the temp dir) changed since `since`: each test
+/// removes its own, so one that stays is a test that does not clean up. Older ones
+/// (a crashed run's) are not this run's.
+fn leftover_temp_entries(dir: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut left: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("sr-"))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since)
+        })
+        .map(|e| e.path())
+        .collect();
+    left.sort();
+    left
+}
+
+fn leftover_check(started: std::time::SystemTime) -> Result<()> {
+    let temp = leftover_temp_entries(&std::env::temp_dir(), started);
+    if !temp.is_empty() {
+        let names: Vec<String> = temp.iter().map(|p| p.display().to_string()).collect();
+        bail!("test temp dirs left behind: {}", names.join(" "));
+    }
     let links = output(Command::new("bpftool").args(["link", "list"])).unwrap_or_default();
     let pinned = output(
         Command::new("sh")
@@ -541,4 +569,30 @@ fn leftover_check() -> Result<()> {
         eprintln!("xtask: note: a raw_tracepoint link on sys_enter is attached (someone else's?):\n{links}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_harness_entries_made_since_the_start_count_as_left_behind() {
+        let dir = std::env::temp_dir().join(format!("xtask-leftover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sr-old")).expect("old");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let start = std::time::SystemTime::now();
+        // File times come from the kernel's coarse clock (a tick behind now).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::create_dir(dir.join("sr-podman-abc")).expect("new");
+        std::fs::write(dir.join("sr-cri-1.log"), b"x").expect("new file");
+        std::fs::create_dir(dir.join("other")).expect("other");
+        let left = leftover_temp_entries(&dir, start);
+        let names: Vec<String> = left
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["sr-cri-1.log", "sr-podman-abc"]);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 }
