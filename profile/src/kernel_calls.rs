@@ -13,6 +13,21 @@
 //! profile allows `restart_syscall`, `rt_sigreturn` and `sigreturn` for the same reason
 //! (moby #21117), and systemd puts them in its `@default` set.
 //!
+//! The same holds for a wait that a program makes only by timing: busybox sh's `wait`
+//! (and ash-derived shells) polls with `waitpid(WNOHANG)` and calls `rt_sigsuspend`
+//! only when the child has not exited yet. A recording where the child was quick has no
+//! `rt_sigsuspend`; under that profile a later run whose child is slower gets ENOSYS
+//! with every signal blocked, and the shell spins at 100 % CPU forever, deaf to
+//! SIGTERM. Seen in the suite: redis under its own recorded profile in containerd's CRI
+//! hung in 1 run of 6 after `SHUTDOWN` (measured since: `sleep 1 & wait $!` under a
+//! profile without it spins until SIGKILL; with it, it returns after 1 s).
+//! The shell blocks every signal with `rt_sigprocmask` around that wait, which a
+//! static program's recording may not have either (measured: with `rt_sigprocmask`
+//! denied as well, the shell suspends with SIGCHLD blocked and never wakes).
+//! `rt_sigsuspend` and `rt_sigprocmask` (`sigsuspend`, `sigprocmask` on i386 and arm)
+//! only block the calling thread or change its own signal mask: every profile allows
+//! them, as Docker's default does.
+//!
 //! [`add`] allows them in every profile this crate finishes (record, the hook's
 //! poststop, merge: [`crate::profile::add_runtime_tail`]), whatever the runtime tail,
 //! on every architecture the profile lists that has them; [`missing`] is what
@@ -24,29 +39,62 @@ use oci_spec::runtime::{Arch as OciArch, LinuxSeccomp};
 
 use crate::evidence::{knows, permits};
 
-/// One call the kernel makes for a program, and what breaks when a profile denies it.
+/// One call every profile allows although a recording may not see it, and what breaks
+/// when a profile denies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelCall {
     /// The syscall name.
     pub name: &'static str,
+    /// Why a recording may not see it (a phrase).
+    pub why: &'static str,
     /// What happens to a program when the profile denies it (a phrase).
     pub breaks: &'static str,
 }
 
-/// The calls the kernel makes for a program: allowed in every profile we write, on
-/// every listed architecture whose table has the name.
-pub const KERNEL_CALLS: [KernelCall; 3] = [
+/// Why a recording may never see the kernel's own calls.
+const MADE_BY_THE_KERNEL: &str =
+    "the kernel makes this call for the program (a recording may never see it)";
+
+/// Why a recording may not see a wait for a signal.
+const MADE_BY_TIMING: &str = "a program makes this call only when the signal it waits for has not come yet (a recording may not see it)";
+
+/// The calls every profile we write allows, on every listed architecture whose table
+/// has the name: the kernel's own, and the waits for a signal a program makes by timing.
+pub const KERNEL_CALLS: [KernelCall; 7] = [
     KernelCall {
         name: "restart_syscall",
+        why: MADE_BY_THE_KERNEL,
         breaks: "a sleep or wait interrupted by a stop and continue (SIGSTOP/SIGCONT, a debugger attaching, checkpoint/restore) returns early instead of resuming",
     },
     KernelCall {
         name: "rt_sigreturn",
+        why: MADE_BY_THE_KERNEL,
         breaks: "a process that handles a signal is killed (SIGSEGV) when its handler returns",
     },
     KernelCall {
         name: "sigreturn",
+        why: MADE_BY_THE_KERNEL,
         breaks: "a process with an old-style signal handler (i386, arm) is killed (SIGSEGV) when its handler returns",
+    },
+    KernelCall {
+        name: "rt_sigprocmask",
+        why: MADE_BY_TIMING,
+        breaks: "a shell's `wait` for a child that has not exited yet cannot unblock SIGCHLD and waits forever",
+    },
+    KernelCall {
+        name: "sigprocmask",
+        why: MADE_BY_TIMING,
+        breaks: "an i386 or arm program's wait for a signal that has not come yet cannot unblock it",
+    },
+    KernelCall {
+        name: "rt_sigsuspend",
+        why: MADE_BY_TIMING,
+        breaks: "a shell's `wait` for a child that has not exited yet spins forever with every signal blocked",
+    },
+    KernelCall {
+        name: "sigsuspend",
+        why: MADE_BY_TIMING,
+        breaks: "an i386 or arm program's wait for a signal that has not come yet fails and may spin",
     },
 ];
 
@@ -160,6 +208,19 @@ mod tests {
             Some(513 | crate::syscalls::X32_SYSCALL_BIT)
         );
         assert_eq!(Arch::Arm.number_of("sigreturn"), Some(119));
+        // The waits for a signal: rt_sigsuspend everywhere, sigsuspend where sigreturn is.
+        for arch in Arch::ALL {
+            assert!(arch.number_of("rt_sigsuspend").is_some(), "{arch}");
+        }
+        assert_eq!(Arch::X86_64.number_of("rt_sigsuspend"), Some(130));
+        assert_eq!(Arch::X86.number_of("rt_sigsuspend"), Some(179));
+        assert_eq!(Arch::X86.number_of("sigsuspend"), Some(72));
+        assert_eq!(Arch::Arm.number_of("sigsuspend"), Some(72));
+        assert_eq!(Arch::X86_64.number_of("rt_sigprocmask"), Some(14));
+        assert_eq!(Arch::X86.number_of("sigprocmask"), Some(126));
+        for arch in Arch::ALL {
+            assert!(arch.number_of("rt_sigprocmask").is_some(), "{arch}");
+        }
         for arch in [Arch::X86_64, Arch::X32, Arch::Aarch64, Arch::Riscv64] {
             assert_eq!(arch.number_of("sigreturn"), None, "{arch}");
         }
@@ -169,21 +230,28 @@ mod tests {
     fn names_per_architecture() {
         let on =
             |arches: &[Arch]| names_for(&arches.iter().map(|a| to_oci(*a)).collect::<Vec<_>>());
-        assert_eq!(on(&[Arch::X86_64]), ["restart_syscall", "rt_sigreturn"]);
-        assert_eq!(on(&[Arch::X32]), ["restart_syscall", "rt_sigreturn"]);
-        assert_eq!(
-            on(&[Arch::X86]),
-            ["restart_syscall", "rt_sigreturn", "sigreturn"]
-        );
-        assert_eq!(
-            on(&[Arch::X86_64, Arch::X86, Arch::X32]),
-            ["restart_syscall", "rt_sigreturn", "sigreturn"]
-        );
-        assert_eq!(
-            on(&[Arch::Aarch64, Arch::Arm]),
-            ["restart_syscall", "rt_sigreturn", "sigreturn"]
-        );
-        assert_eq!(on(&[Arch::Riscv64]), ["restart_syscall", "rt_sigreturn"]);
+        let native = [
+            "restart_syscall",
+            "rt_sigreturn",
+            "rt_sigprocmask",
+            "rt_sigsuspend",
+        ];
+        let old_abi = [
+            "restart_syscall",
+            "rt_sigreturn",
+            "sigreturn",
+            "rt_sigprocmask",
+            "sigprocmask",
+            "rt_sigsuspend",
+            "sigsuspend",
+        ];
+        assert_eq!(on(&[Arch::X86_64]), native);
+        assert_eq!(on(&[Arch::X32]), native);
+        assert_eq!(on(&[Arch::X86]), old_abi);
+        assert_eq!(on(&[Arch::X86_64, Arch::X86, Arch::X32]), old_abi);
+        assert_eq!(on(&[Arch::Aarch64, Arch::Arm]), old_abi);
+        assert_eq!(on(&[Arch::Aarch64]), native);
+        assert_eq!(on(&[Arch::Riscv64]), native);
         assert!(on(&[]).is_empty());
     }
 
@@ -201,7 +269,15 @@ mod tests {
     #[test]
     fn an_empty_recording_without_runtime_still_allows_them() {
         let p = crate::profile::add_runtime_tail(&empty(Arch::X86_64), Runtime::None);
-        assert_eq!(allowed(&p), ["restart_syscall", "rt_sigreturn"]);
+        assert_eq!(
+            allowed(&p),
+            [
+                "restart_syscall",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "rt_sigsuspend"
+            ]
+        );
         assert!(missing(&p).is_empty());
         // And an i386 recording gets sigreturn as well, sorted into the one rule.
         let i386 = build(
@@ -219,12 +295,21 @@ mod tests {
         let p = crate::profile::add_runtime_tail(&i386, Runtime::None);
         assert_eq!(
             allowed(&p),
-            ["getpid", "restart_syscall", "rt_sigreturn", "sigreturn"]
+            [
+                "getpid",
+                "restart_syscall",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "rt_sigsuspend",
+                "sigprocmask",
+                "sigreturn",
+                "sigsuspend"
+            ]
         );
         // Every runtime tail keeps them.
         for rt in [Runtime::Crun, Runtime::Runc, Runtime::Any] {
             let p = crate::profile::add_runtime_tail(&empty(Arch::X86_64), rt);
-            for k in ["restart_syscall", "rt_sigreturn"] {
+            for k in ["restart_syscall", "rt_sigreturn", "rt_sigsuspend"] {
                 assert!(allowed(&p).iter().any(|n| n == k), "{rt}: {k}");
             }
         }
@@ -251,8 +336,20 @@ mod tests {
         .expect("profile");
         let m = missing(&p);
         let names: Vec<&str> = m.iter().map(|k| k.name).collect();
-        assert_eq!(names, ["restart_syscall", "sigreturn"]);
+        assert_eq!(
+            names,
+            [
+                "restart_syscall",
+                "sigreturn",
+                "rt_sigprocmask",
+                "sigprocmask",
+                "rt_sigsuspend",
+                "sigsuspend"
+            ]
+        );
         assert!(m[0].breaks.contains("returns early"));
+        assert!(m[4].breaks.contains("spins forever"));
+        assert!(m[4].why.contains("has not come yet"));
         // An allow-by-default profile that stops one explicitly.
         let p: LinuxSeccomp = serde_json::from_str(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],

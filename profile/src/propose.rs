@@ -188,7 +188,9 @@ mod tests {
                 "mkdir",
                 "read",
                 "restart_syscall",
+                "rt_sigprocmask",
                 "rt_sigreturn",
+                "rt_sigsuspend",
                 "write"
             ]
         );
@@ -245,7 +247,15 @@ mod tests {
         assert!(p.added.is_empty() && p.held_back.is_empty());
         assert_eq!(
             allowed(&p.profile),
-            ["clone", "read", "restart_syscall", "rt_sigreturn", "write"]
+            [
+                "clone",
+                "read",
+                "restart_syscall",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "rt_sigsuspend",
+                "write"
+            ]
         );
     }
 

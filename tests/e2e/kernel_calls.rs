@@ -241,3 +241,102 @@ fn a_handled_signal_is_survived_under_a_profile_recorded_without_runtime() {
         "the trapping shell under its recorded profile: {status:?}, stdout after ready: {rest:?}"
     );
 }
+
+/// `sh -c WAITING_SHELL sh DELAY`: a background child that sleeps DELAY seconds, the
+/// shell's own 0.3 s, then `wait` for the child. With DELAY 0 the child has exited
+/// before the `wait` (busybox sh: `waitpid(WNOHANG)` finds it); with DELAY 1 it has not,
+/// and the shell waits for SIGCHLD in `rt_sigsuspend`. `$B` is busybox.
+const WAITING_SHELL: &str = r#""$B" sleep "$1" & "$B" sleep 0.3; wait $!; echo waited"#;
+
+/// Runs `enforce --profile PROFILE -- busybox sh -c WAITING_SHELL sh DELAY`; its exit
+/// status and stdout, or `None` when it still ran after `limit` (then it is killed with
+/// SIGKILL: a shell spinning with every signal blocked ignores SIGTERM).
+fn run_waiting_shell(
+    busybox: &Path,
+    profile: &Path,
+    delay: &str,
+    limit: Duration,
+) -> Option<(std::process::ExitStatus, String)> {
+    let mut child = Command::new(bin())
+        .arg("enforce")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--")
+        .arg(busybox)
+        .args(["sh", "-c", WAITING_SHELL, "sh", delay])
+        .env("B", busybox)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn enforce");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+                .expect("stdout");
+            return Some((status, out));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[e2e_macros::test]
+fn a_shell_waits_for_a_slower_child_than_the_recorded_one() {
+    if !can_record() {
+        return;
+    }
+    let Some(busybox) = podman::required_static_busybox() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("wait.json");
+    let stats = dir.path().join("wait.stats.json");
+    let b = busybox.to_str().expect("utf8");
+    let mut c = Command::new(bin());
+    c.args(["record", "--runtime", "none", "-o"])
+        .arg(&profile)
+        .arg("--stats")
+        .arg(&stats)
+        .args(["--", b, "sh", "-c", WAITING_SHELL, "sh", "0"])
+        .env("B", b);
+    let o = c.output().expect("record");
+    assert!(o.status.success(), "record: {}", stderr(&o));
+    assert_eq!(stdout(&o), "waited\n");
+    // The recording's child was quick: the shell never waited for a signal.
+    assert_eq!(
+        count_of(&read_stats(&stats), "SCMP_ARCH_X86_64", "rt_sigsuspend"),
+        0,
+        "the recording itself waited in rt_sigsuspend: the test would prove nothing"
+    );
+    // The profile allows it anyway (seccomp_profile::kernel_calls).
+    assert!(allowed_names(&profile).iter().any(|n| n == "rt_sigsuspend"));
+    let t0 = Instant::now();
+    let run = run_waiting_shell(&busybox, &profile, "1", Duration::from_secs(20));
+    let (status, out) = run.unwrap_or_else(|| {
+        panic!("the shell still ran after 20 s under its recorded profile (a wait that spins)")
+    });
+    assert!(status.success() && out == "waited\n", "{status:?} {out:?}");
+    assert!(t0.elapsed() >= Duration::from_secs(1), "the child's 1 s");
+
+    // The same profile without it: the shell spins until killed. What every profile
+    // would do to this shell without the rule.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&profile).expect("read")).expect("json");
+    for rule in doc["syscalls"].as_array_mut().expect("syscalls") {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| n != "rt_sigsuspend");
+        }
+    }
+    let without = dir.path().join("without.json");
+    fs::write(&without, doc.to_string()).expect("write");
+    assert!(
+        run_waiting_shell(&busybox, &without, "1", Duration::from_secs(3)).is_none(),
+        "without rt_sigsuspend the shell was expected to spin"
+    );
+}

@@ -440,7 +440,15 @@ fn steady_after_splits_startup_from_steady_state() {
     // Plus the calls the kernel makes for any program (seccomp_profile::kernel_calls).
     assert_eq!(
         steady,
-        ["exit", "geteuid", "restart_syscall", "rt_sigreturn"].map(str::to_owned)
+        [
+            "exit",
+            "geteuid",
+            "restart_syscall",
+            "rt_sigprocmask",
+            "rt_sigreturn",
+            "rt_sigsuspend"
+        ]
+        .map(str::to_owned)
     );
 }
 

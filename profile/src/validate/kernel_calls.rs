@@ -34,8 +34,8 @@ pub(super) fn check_kernel_calls(c: &mut Checker, model: &Model, arches: &[(Stri
         c.warn(
             &model.syscalls_path,
             format!(
-                "{:?} is not allowed: the kernel makes this call for the program (a recording may never see it), and without it {}",
-                k.name, k.breaks
+                "{:?} is not allowed: {}, and without it {}",
+                k.name, k.why, k.breaks
             ),
         );
     }

@@ -96,6 +96,44 @@ impl Drop for Pins {
     }
 }
 
+/// The hooks' pin directory of a test (`tag`): below the run's own (cargo xtask test's
+/// `SECCOMP_RECORDER_BPF_DIR`), so that nothing touches an installation's defaults.
+pub(super) fn private_pins(tag: &str) -> PathBuf {
+    let pid = std::process::id();
+    match std::env::var_os("SECCOMP_RECORDER_BPF_DIR") {
+        Some(d) => PathBuf::from(d).join(format!("{tag}-{pid}")),
+        None => PathBuf::from(format!("/sys/fs/bpf/sr-{tag}-{pid}")),
+    }
+}
+
+/// `seccomp-recorder install` of the installed package into /etc/containers/oci/hooks.d
+/// (podman's override of the packaged hook files of the same name), with a test's pins,
+/// state and log (bpffs and /run are not under the overlays), and `--output-dir out`
+/// when given (else the package's /var/lib/seccomp-recorder).
+pub(super) fn install_etc_override(
+    bpf: &Path,
+    run_dir: &Path,
+    log: &Path,
+    out: Option<&Path>,
+) -> String {
+    let mut c = Command::new("seccomp-recorder");
+    c.args(["install", "--hooks-dir", "/etc/containers/oci/hooks.d"])
+        .args(["--bin-dir", "/usr/bin"]);
+    if let Some(out) = out {
+        c.arg("--output-dir").arg(out);
+    }
+    for (k, v) in [
+        ("SECCOMP_RECORDER_BPF_DIR", bpf),
+        ("SECCOMP_RECORDER_RUN_DIR", run_dir),
+        ("SECCOMP_RECORDER_LOG_FILE", log),
+    ] {
+        c.arg("--env").arg(format!("{k}={}", v.display()));
+    }
+    c.args(["--env", "SECCOMP_RECORDER_LOG=debug"]);
+    let o = c.output().expect("seccomp-recorder install");
+    ok(&o, "seccomp-recorder install (the /etc override)")
+}
+
 /// A busybox workload with files, pipes and a sub-shell; prints `done`.
 const WORKLOAD: &str = "echo a > /tmp/x; cat /tmp/x | grep -c a > /tmp/n; \
 ls / > /dev/null; (id -u) > /tmp/u; rm /tmp/x; echo done";
@@ -115,13 +153,7 @@ fn apt_installs_the_deb_on_a_clean_root_and_it_records_and_enforces_a_container(
         .prefix("sr-dist-")
         .tempdir()
         .expect("tempdir");
-    // The hooks' pins and state: below the run's own directories (cargo xtask test's),
-    // so that nothing touches an installation's defaults.
-    let pid = std::process::id();
-    let bpf = match std::env::var_os("SECCOMP_RECORDER_BPF_DIR") {
-        Some(d) => PathBuf::from(d).join(format!("dist-{pid}")),
-        None => PathBuf::from(format!("/sys/fs/bpf/sr-dist-{pid}")),
-    };
+    let bpf = private_pins("dist");
     let run_dir = scratch.path().join("run");
     let log = scratch.path().join("hook.log");
     let out = scratch.path().join("profiles");
@@ -215,29 +247,8 @@ fn apt_installs_the_deb_on_a_clean_root_and_it_records_and_enforces_a_container(
         );
         assert!(!stderr(&page).contains("warning"), "{}", stderr(&page));
 
-        // `seccomp-recorder install` of the installed package: hooks in
-        // /etc/containers/oci/hooks.d (podman's override of the packaged files of the
-        // same name) with this test's pins, state and log.
-        let o = Command::new("seccomp-recorder")
-            .args([
-                "install",
-                "--hooks-dir",
-                "/etc/containers/oci/hooks.d",
-                "--bin-dir",
-                "/usr/bin",
-                "--output-dir",
-            ])
-            .arg(&out)
-            .arg("--env")
-            .arg(format!("SECCOMP_RECORDER_BPF_DIR={}", bpf.display()))
-            .arg("--env")
-            .arg(format!("SECCOMP_RECORDER_RUN_DIR={}", run_dir.display()))
-            .arg("--env")
-            .arg(format!("SECCOMP_RECORDER_LOG_FILE={}", log.display()))
-            .args(["--env", "SECCOMP_RECORDER_LOG=debug"])
-            .output()
-            .expect("seccomp-recorder install");
-        let said = ok(&o, "seccomp-recorder install");
+        // The installed package's `install`, overriding its hooks for this test.
+        let said = install_etc_override(&bpf, &run_dir, &log, Some(&out));
         assert!(said.contains(&format!("installed {BIN}")), "{said}");
 
         let Some(env) = PodmanEnv::new() else { return };

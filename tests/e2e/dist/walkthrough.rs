@@ -24,11 +24,11 @@ use std::fs;
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::installed::{in_overlay_root, Pins};
+use super::installed::{in_overlay_root, install_etc_override, private_pins, Pins};
 use super::*;
 use crate::common::containerd::{ContainerSpec, CriEnv};
 use crate::common::servers::ServersRootfs;
@@ -218,11 +218,7 @@ fn the_readmes_commands_run_as_written_on_the_installed_package() {
         .prefix("sr-readme-")
         .tempdir()
         .expect("tempdir");
-    let pid = std::process::id();
-    let bpf = match std::env::var_os("SECCOMP_RECORDER_BPF_DIR") {
-        Some(d) => PathBuf::from(d).join(format!("readme-{pid}")),
-        None => PathBuf::from(format!("/sys/fs/bpf/sr-readme-{pid}")),
-    };
+    let bpf = private_pins("readme");
     let run_dir = scratch.path().join("run");
     let hook_log = scratch.path().join("hook.log");
     let _pins = Pins(bpf.clone(), run_dir.clone());
@@ -330,19 +326,8 @@ fn the_readmes_commands_run_as_written_on_the_installed_package() {
                     }
                     if command.starts_with("sudo apt install") {
                         // The hooks podman will run: the packaged ones, overridden in
-                        // /etc with this test's pins, state and log (bpffs is shared).
-                        let o = Command::new("seccomp-recorder")
-                            .args(["install", "--hooks-dir", "/etc/containers/oci/hooks.d"])
-                            .args(["--bin-dir", "/usr/bin"])
-                            .arg("--env")
-                            .arg(format!("SECCOMP_RECORDER_BPF_DIR={}", bpf.display()))
-                            .arg("--env")
-                            .arg(format!("SECCOMP_RECORDER_RUN_DIR={}", run_dir.display()))
-                            .arg("--env")
-                            .arg(format!("SECCOMP_RECORDER_LOG_FILE={}", hook_log.display()))
-                            .output()
-                            .expect("seccomp-recorder install");
-                        ok(&o, "seccomp-recorder install (the /etc override)");
+                        // /etc with this test's pins, state and log.
+                        install_etc_override(&bpf, &run_dir, &hook_log, None);
                     }
                 }
                 Step::Foreground => {
