@@ -62,6 +62,21 @@ pub struct Violation {
     /// The process that made the call first, when a report says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<FirstSeen>,
+    /// How to get a profile that passes, when recording can give one: the entry
+    /// forbids only some argument values, and `record --args` writes a rule for the
+    /// call that allows only the values the workload used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The hint for `name` allowed `allowed` against an entry with risky bits `args`.
+fn hint_for(name: &str, allowed: Allowance, args: Option<RiskyBits>) -> Option<String> {
+    let recorded = crate::args::TRACKED.iter().any(|t| t.rule_for == name);
+    (args.is_some() && allowed == Allowance::Unconditionally && recorded).then(|| {
+        format!(
+            "record with --args (hook annotation seccomp-recorder.io/args=true): the profile then allows {name} only with the argument values the workload used"
+        )
+    })
 }
 
 /// Whether a rule with conditions `conds` (all must hold) lets through some value of
@@ -176,6 +191,7 @@ pub fn evaluate(policy: &Policy, variants: &[Variant]) -> Vec<Violation> {
                     rules: rules.into_iter().collect(),
                     reason: entry.reason.clone(),
                     first: None,
+                    hint: hint_for(name, allowed, entry.args),
                 });
             }
         }

@@ -37,6 +37,9 @@ pub fn render_text(report: &PolicyReport, profile: &str) -> String {
         out.push_str(&line);
         out.push('\n');
         out.push_str(&format!("    never allowed: {}\n", v.reason));
+        if let Some(hint) = &v.hint {
+            out.push_str(&format!("    hint: {hint}\n"));
+        }
     }
     out.push_str(&format!(
         "FAIL: {profile} violates policy {} (exit {})\n",

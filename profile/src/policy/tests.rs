@@ -341,3 +341,43 @@ fn violations_name_the_first_process_and_render() {
         "policy default: ok: p.json allows none of the calls it never allows\n"
     );
 }
+
+#[test]
+fn an_unconditional_clone_hints_at_argument_rules_and_ptrace_does_not() {
+    let v = evaluate(
+        &default(),
+        &variants(&profile(
+            r#"{"names":["read","clone","ptrace"],"action":"SCMP_ACT_ALLOW"}"#,
+        )),
+    );
+    assert_eq!(names_of(&v), ["clone", "ptrace"]);
+    let clone = &v[0];
+    assert_eq!(clone.allowed, Allowance::Unconditionally);
+    let hint = clone.hint.as_deref().expect("a hint for clone");
+    assert!(hint.starts_with("record with --args"), "{hint}");
+    assert!(hint.contains("seccomp-recorder.io/args=true"), "{hint}");
+    // ptrace is never allowed at all: no recording option makes it pass.
+    assert_eq!(v[1].hint, None);
+    let report = PolicyReport {
+        policy: "default".into(),
+        violations: v.clone(),
+    };
+    let text = render_text(&report, "p.json");
+    assert_eq!(
+        text.matches("    hint: record with --args").count(),
+        1,
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).expect("json");
+    assert!(json["violations"][0]["hint"].is_string());
+    assert!(json["violations"][1].get("hint").is_none());
+
+    // A clone rule as --args writes it (the namespace flags masked to zero): it passes.
+    let v = evaluate(
+        &default(),
+        &variants(&profile(
+            r#"{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]}"#,
+        )),
+    );
+    assert!(v.is_empty(), "{v:?}");
+}
