@@ -326,8 +326,7 @@ fn a_shell_waits_for_a_slower_child_than_the_recorded_one() {
 
     // The same profile without it: the shell spins until killed. What every profile
     // would do to this shell without the rule.
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&profile).expect("read")).expect("json");
+    let mut doc = read_json(&profile);
     for rule in doc["syscalls"].as_array_mut().expect("syscalls") {
         if let Some(names) = rule["names"].as_array_mut() {
             names.retain(|n| n != "rt_sigsuspend");

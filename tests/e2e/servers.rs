@@ -139,9 +139,7 @@ fn nginx_and_redis_serve_under_their_recorded_profiles_in_every_runtime() {
         }
         eprintln!("{server}: {} calls allowed", names.len());
         let sec = format!("seccomp={}", profile.display());
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&profile).expect("profile"))
-                .expect("json");
+        let doc = read_json(&profile);
 
         // podman, with crun (as recorded) and with runc; no-new-privileges once.
         for (name, bin) in &runtimes {

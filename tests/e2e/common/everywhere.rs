@@ -4,14 +4,13 @@
 //! agent), which containerd runs with runc only: the same profile file is what a user
 //! takes to podman (crun), a plain runc or Docker.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::docker::{which, DockerEnv};
 use super::runc::{Bundle, RuncEnv};
-use super::{have, prerequisite, stderr, stdout};
+use super::{have, prerequisite, read_json, stderr, stdout};
 
 /// What to replay: `args` run in a container that sees the host dir `share` at
 /// `/share` (as the CRI env mounts it), and must print `expect`.
@@ -35,8 +34,7 @@ pub fn replay_in_runc_crun_and_docker(
     work: &Workload,
     runs: usize,
 ) -> Option<usize> {
-    let doc: Value = serde_json::from_str(&fs::read_to_string(profile).expect("read profile"))
-        .expect("profile json");
+    let doc = read_json(profile);
     let mut enforced = 0;
 
     if !prerequisite(have("crun"), "crun (apt-get install crun)") {

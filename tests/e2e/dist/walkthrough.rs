@@ -21,7 +21,7 @@
 //! neither list fails the test, so a new one has to be placed.
 
 use std::fs;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -132,11 +132,10 @@ done
 echo integration-tests-passed
 "#;
 
-/// The step for a README command (panics for one the plan does not know).
-fn step_of(command: &str) -> Step {
+/// The entry of the plan for a README command (panics for one the plan does not know).
+fn planned(command: &str) -> &'static (&'static str, Step) {
     PLAN.iter()
         .find(|(start, _)| command.starts_with(start))
-        .map(|(_, s)| *s)
         .unwrap_or_else(|| {
             panic!("README command `{command}` is not in the walkthrough's PLAN: place it")
         })
@@ -183,19 +182,9 @@ fn the_readmes_commands_run_as_written_on_the_installed_package() {
     let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
     let commands = shell_lines(&readme);
     // Placed in order, each once: the plan is the README's order.
-    let starts: Vec<&str> = commands
-        .iter()
-        .map(|c| {
-            PLAN.iter()
-                .find(|(s, _)| c.starts_with(s))
-                .map(|(s, _)| *s)
-                .unwrap_or_else(|| {
-                    panic!("README command `{c}` is not in the walkthrough's PLAN: place it")
-                })
-        })
-        .collect();
-    let planned: Vec<&str> = PLAN.iter().map(|(s, _)| *s).collect();
-    assert_eq!(starts, planned, "the README's commands, in order");
+    let starts: Vec<&str> = commands.iter().map(|c| planned(c).0).collect();
+    let plan: Vec<&str> = PLAN.iter().map(|(s, _)| *s).collect();
+    assert_eq!(starts, plan, "the README's commands, in order");
     // The install line names the .deb where `cargo xtask dist` writes it.
     let expected_deb = root.join(format!(
         "target/dist/seccomp-recorder_{}_amd64.deb",
@@ -302,7 +291,7 @@ fn the_readmes_commands_run_as_written_on_the_installed_package() {
     let mut covered = Vec::new();
     in_overlay_root(scratch.path(), || {
         for command in &commands {
-            let step = step_of(command);
+            let step = planned(command).1;
             let cwd = if command.contains("./target/dist/") {
                 &root
             } else {
@@ -343,11 +332,8 @@ fn the_readmes_commands_run_as_written_on_the_installed_package() {
                     let o = podman.podman(&["stop", "--latest"]);
                     let status = child.wait().expect("wait");
                     let mut err = String::new();
-                    if let Some(e) = child.stderr.take() {
-                        for l in std::io::BufReader::new(e).lines().map_while(Result::ok) {
-                            err.push_str(&l);
-                            err.push('\n');
-                        }
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
                     }
                     assert!(
                         up,
