@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::docker::{which, DockerEnv};
+use super::podman::crun_for_bundles;
 use super::runc::{Bundle, RuncEnv};
-use super::{have, prerequisite, read_json, stderr, stdout};
+use super::{read_json, stderr, stdout};
 
 /// What to replay: `args` run in a container that sees the host dir `share` at
 /// `/share` (as the CRI env mounts it), and must print `expect`.
@@ -37,14 +38,9 @@ pub fn replay_in_runc_crun_and_docker(
     let doc = read_json(profile);
     let mut enforced = 0;
 
-    if !prerequisite(have("crun"), "crun (apt-get install crun)") {
-        return None;
-    }
+    let crun = crun_for_bundles()?;
     let runc = RuncEnv::new()?;
-    let runtimes = [
-        ("runc", PathBuf::from(which("runc"))),
-        ("crun", PathBuf::from(which("crun"))),
-    ];
+    let runtimes = [("runc", PathBuf::from(which("runc"))), ("crun", crun)];
     let with_share = |mut b: Bundle| {
         let mounts = b.config_mut()["mounts"]
             .as_array_mut()

@@ -498,6 +498,22 @@ fn fix_hybrid_cgroups() -> Result<(), String> {
     Ok(())
 }
 
+/// crun for bundles run outside podman (`crun run -b`): its path once the host's
+/// cgroups are as crun needs them ([`fix_hybrid_cgroups`]); `None` (skipped, or a
+/// failure under `CI=true`) when crun is missing or the set-up fails. Without the fix, a
+/// test that ran crun before any podman test refused with "cgroups in hybrid mode not
+/// supported" on a fresh machine.
+pub fn crun_for_bundles() -> Option<PathBuf> {
+    if !prerequisite(have("crun"), "crun (apt-get install crun)") {
+        return None;
+    }
+    if let Err(e) = fix_hybrid_cgroups() {
+        prerequisite(false, &format!("cgroup setup crun needs: {e}"));
+        return None;
+    }
+    Some(PathBuf::from(super::docker::which("crun")))
+}
+
 /// [`find_static_busybox`] as a [`prerequisite`]: `None` (skipped, or a failure under
 /// `CI=true`) when there is none.
 pub fn required_static_busybox() -> Option<PathBuf> {
