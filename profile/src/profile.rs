@@ -73,6 +73,39 @@ pub struct Built {
     pub unnamed: Vec<(Arch, u64)>,
 }
 
+/// Numbers listed in an [`unnamed_warnings`] line before "and N more".
+const UNNAMED_LISTED: usize = 8;
+
+/// The warnings for numbers no table names: one line per architecture (a program
+/// calling thousands of invalid numbers gets one line, not thousands), listing the
+/// first few. `unnamed` need not be sorted.
+pub fn unnamed_warnings(unnamed: impl IntoIterator<Item = (Arch, u64)>) -> Vec<String> {
+    let mut per_arch: BTreeMap<Arch, BTreeSet<u64>> = BTreeMap::new();
+    for (arch, nr) in unnamed {
+        per_arch.entry(arch).or_default().insert(nr);
+    }
+    per_arch
+        .into_iter()
+        .map(|(arch, nrs)| {
+            if nrs.len() == 1 {
+                let nr = nrs.first().copied().unwrap_or_default();
+                return format!(
+                    "syscall number {nr} on {arch} has no name in our tables; it cannot be allowed by name"
+                );
+            }
+            let mut list: Vec<String> = nrs.iter().take(UNNAMED_LISTED).map(u64::to_string).collect();
+            if nrs.len() > UNNAMED_LISTED {
+                list.push(format!("and {} more", nrs.len() - UNNAMED_LISTED));
+            }
+            format!(
+                "{} syscall numbers on {arch} have no name in our tables ({}); they cannot be allowed by name",
+                nrs.len(),
+                list.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Builds the default-deny profile that allows exactly the recorded syscall names.
 pub fn build(recorded: &[RecordedSyscall], opts: &ProfileOptions) -> Built {
     let mut arches: BTreeSet<Arch> = BTreeSet::new();
@@ -555,6 +588,26 @@ mod tests {
         assert_eq!(
             text,
             r#"{"syscalls":[{"arch":"SCMP_ARCH_X86_64","nr":0,"name":"read","count":4},{"arch":"SCMP_ARCH_X86_64","nr":110,"name":"getppid","count":1000000},{"arch":"SCMP_ARCH_X86","nr":20,"name":"getpid","count":1}]}"#
+        );
+    }
+
+    #[test]
+    fn unnamed_numbers_are_one_line_per_architecture() {
+        assert!(unnamed_warnings([]).is_empty());
+        assert_eq!(
+            unnamed_warnings([(Arch::X86_64, 983_045), (Arch::X86_64, 983_045)]),
+            ["syscall number 983045 on SCMP_ARCH_X86_64 has no name in our tables; it cannot be allowed by name"]
+        );
+        let flood = (0..5000u64).rev().map(|i| (Arch::X86_64, 8192 + i));
+        let lines = unnamed_warnings(flood.chain([(Arch::X86, 999), (Arch::X86, 998)]));
+        assert_eq!(
+            lines,
+            [
+                "5000 syscall numbers on SCMP_ARCH_X86_64 have no name in our tables (8192, 8193, 8194, \
+                 8195, 8196, 8197, 8198, 8199, and 4992 more); they cannot be allowed by name",
+                "2 syscall numbers on SCMP_ARCH_X86 have no name in our tables (998, 999); they cannot be \
+                 allowed by name",
+            ]
         );
     }
 }

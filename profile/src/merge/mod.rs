@@ -552,11 +552,17 @@ pub fn merge_files(req: &MergeRequest<'_>, host: &HostFacts) -> Result<String, M
         errno: req.default_errno,
     };
     let merged = merge(&inputs, &choice, host.native_arch)?;
+    let mut per_input: BTreeMap<&Path, Vec<(Arch, u64)>> = BTreeMap::new();
     for (path, arch, nr) in &merged.unnamed {
-        tracing::warn!(
-            "{}: syscall number {nr} on {arch} has no name in our tables; it cannot be allowed by name",
-            path.display()
-        );
+        per_input
+            .entry(path.as_path())
+            .or_default()
+            .push((*arch, *nr));
+    }
+    for (path, unnamed) in per_input {
+        for line in profile::unnamed_warnings(unnamed) {
+            tracing::warn!("{}: {line}", path.display());
+        }
     }
     let merged_profile = if req.portable {
         crate::portable::add(&merged.profile).profile

@@ -267,11 +267,8 @@ pub fn finish(tracer: &mut Tracer, claimed: &mut Claimed) -> Result<(), FinishEr
         },
     );
     log_siblings(&state.id, &assembled.siblings);
-    for (arch, nr) in &assembled.unnamed {
-        tracing::warn!(
-            id = state.id,
-            "syscall number {nr} on {arch} has no name; it cannot be allowed by name"
-        );
+    for line in profile::unnamed_warnings(assembled.unnamed.iter().copied()) {
+        tracing::warn!(id = state.id, "{line}");
     }
     for w in &assembled.warnings {
         tracing::warn!(id = state.id, "{w}");

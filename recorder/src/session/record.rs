@@ -782,10 +782,8 @@ pub fn run(args: &RecordOptions) -> Result<RecordOutcome, RecordError> {
         },
     );
     finish::log_siblings("record", &assembled.siblings);
-    for (arch, nr) in &assembled.unnamed {
-        tracing::warn!(
-            "syscall number {nr} on {arch} has no name in our tables; it is in --stats but cannot be allowed by name"
-        );
+    for line in profile::unnamed_warnings(assembled.unnamed.iter().copied()) {
+        tracing::warn!("{line} (--stats has the counts)");
     }
     for w in &assembled.warnings {
         tracing::warn!("{w}");
