@@ -15,6 +15,44 @@ pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 
 /// Syscall numbers counted per ABI row (every table we know stays below this).
 pub const NR_PER_ROW: usize = 1024;
+/// The first of the ARM-private syscall numbers (`__ARM_NR_BASE` in the kernel's
+/// `arch/arm/include/uapi/asm/unistd.h`): a 32-bit ARM task calls `set_tls`
+/// (`0x0f0005`) at start and `cacheflush` when it writes code. They are far past a row,
+/// so they get the row's last [`ARM_PRIVATE_COUNT`] cells: counted exactly, like every
+/// named call, instead of in the shared `OVERFLOW` map, which a neighbour calling
+/// thousands of invalid numbers can fill.
+pub const ARM_PRIVATE_BASE: u64 = 0x0f_0000;
+/// ARM-private numbers with a cell of their own (`0x0f0000..0x0f0008`; the kernel
+/// defines `0x0f0001..=0x0f0006`).
+pub const ARM_PRIVATE_COUNT: usize = 8;
+/// The first cell of a row holding an ARM-private number; the numbers from here to the
+/// row's end are no syscall on any architecture and are counted in `OVERFLOW`.
+pub const ARM_PRIVATE_CELL: usize = NR_PER_ROW - ARM_PRIVATE_COUNT;
+
+/// The row cell counting syscall number `nr`, or `None` when the number is counted in
+/// the `OVERFLOW` map (numbers no table names). The one mapping, used by the program;
+/// [`nr_of_cell`] undoes it.
+#[inline(always)]
+pub const fn cell_of(nr: u64) -> Option<usize> {
+    if nr < ARM_PRIVATE_CELL as u64 {
+        Some(nr as usize)
+    } else if nr >= ARM_PRIVATE_BASE && nr - ARM_PRIVATE_BASE < ARM_PRIVATE_COUNT as u64 {
+        Some(ARM_PRIVATE_CELL + (nr - ARM_PRIVATE_BASE) as usize)
+    } else {
+        None
+    }
+}
+
+/// The syscall number counted in row cell `cell` (`cell < NR_PER_ROW`).
+#[inline(always)]
+pub const fn nr_of_cell(cell: usize) -> u64 {
+    if cell < ARM_PRIVATE_CELL {
+        cell as u64
+    } else {
+        ARM_PRIVATE_BASE + (cell - ARM_PRIVATE_CELL) as u64
+    }
+}
+
 /// Recordings that can run at the same time (slots).
 pub const MAX_RECORDINGS: u32 = 256;
 /// Buckets of the open-addressing cgroup table (power of two).

@@ -30,12 +30,12 @@ mod program {
         programs::{FEntryContext, RawTracePointContext},
     };
     use recorder_ebpf::{
-        cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse,
-        FirstUseKey, SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, ARG_NONE,
-        CGROUP_BUCKETS, CGROUP_PROBES, CLAIM_MADE, CLAIM_MISSED, EPOCH_KERNEL, EPOCH_USER,
-        EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS, MAX_RECORDINGS,
-        NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING, START_AT_EXEC, START_AT_FILTER_OR_EXEC,
-        X32_SYSCALL_BIT,
+        cell_of, cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config,
+        FirstUse, FirstUseKey, SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32,
+        ARG_NONE, CGROUP_BUCKETS, CGROUP_PROBES, CLAIM_MADE, CLAIM_MISSED, EPOCH_KERNEL,
+        EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS,
+        MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING, START_AT_EXEC,
+        START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -510,37 +510,45 @@ mod program {
 
     #[inline(always)]
     fn count(slot: u32, abi: u32, nr: u64) {
+        // Every named call has a cell (the ARM-private ones at the row's end); the
+        // rest, numbers no table names, are counted in the shared OVERFLOW map, where
+        // a full map loses a count but never one a profile needs.
+        let idx = match cell_of(nr) {
+            Some(idx) => idx,
+            None => {
+                let key = FirstUseKey {
+                    slot,
+                    abi,
+                    nr: if nr > u32::MAX as u64 {
+                        u32::MAX
+                    } else {
+                        nr as u32
+                    },
+                    _pad: 0,
+                };
+                match OVERFLOW.get_ptr_mut(&key) {
+                    // SAFETY: pointer into a map value.
+                    Some(p) => unsafe {
+                        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1);
+                    },
+                    None => {
+                        let _ = OVERFLOW.insert(&key, &1, BPF_NOEXIST as u64);
+                    }
+                }
+                return;
+            }
+        };
+        // A cell's number fits 32 bits (below 1016, or 0x0f000x).
         let key = FirstUseKey {
             slot,
             abi,
             nr: nr as u32,
             _pad: 0,
         };
-        if nr >= NR_ROW as u64 {
-            let key = FirstUseKey {
-                nr: if nr > u32::MAX as u64 {
-                    u32::MAX
-                } else {
-                    nr as u32
-                },
-                ..key
-            };
-            match OVERFLOW.get_ptr_mut(&key) {
-                // SAFETY: pointer into a map value.
-                Some(p) => unsafe {
-                    atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, 1);
-                },
-                None => {
-                    let _ = OVERFLOW.insert(&key, &1, BPF_NOEXIST as u64);
-                }
-            }
-            return;
-        }
         let row = match COUNTS.get_ptr_mut(counter_row(slot, abi)) {
             Some(r) => r,
             None => return,
         };
-        let idx = nr as usize;
         if idx >= NR_ROW {
             return;
         }

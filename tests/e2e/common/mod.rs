@@ -179,6 +179,8 @@ pub enum Step {
     Syscall64 { nr: u32, n: u32 },
     /// `n` times the i386 syscall `nr` via `int 0x80`.
     Int80 { nr: u32, n: u32 },
+    /// `n` x86_64 syscalls numbered `from`, `from + 1`, ... (distinct numbers).
+    Distinct64 { from: u32, n: u32 },
     /// nanosleep for `ms` milliseconds.
     SleepMs(u32),
 }
@@ -192,6 +194,9 @@ pub fn asm_program(dir: &Path, name: &str, steps: &[Step]) -> PathBuf {
         match *s {
             Step::Syscall64 { nr, n } => text.push_str(&format!(
                 "    movq ${n}, %r12\n1{i}:\n    movq ${nr}, %rax\n    syscall\n    decq %r12\n    jnz 1{i}b\n"
+            )),
+            Step::Distinct64 { from, n } => text.push_str(&format!(
+                "    movq ${n}, %r12\n    movq ${from}, %r13\n1{i}:\n    movq %r13, %rax\n    syscall\n    incq %r13\n    decq %r12\n    jnz 1{i}b\n"
             )),
             Step::Int80 { nr, n } => text.push_str(&format!(
                 "    movq ${n}, %r12\n1{i}:\n    movl ${nr}, %eax\n    int $0x80\n    decq %r12\n    jnz 1{i}b\n"

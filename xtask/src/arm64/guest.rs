@@ -68,25 +68,69 @@ pub fn argprobe(gcc: &str, dest: &Path) -> Result<()> {
     .with_context(|| format!("{gcc} argprobe.c"))
 }
 
-/// A static AArch32 (ARM EABI) program without libc: `getppid` `ARM32_GETPPID` times,
+/// A32 `movw rd, #imm` (imm < 0x10000).
+const fn movw(rd: u32, imm: u32) -> u32 {
+    0xE300_0000 | ((imm >> 12) << 16) | (rd << 12) | (imm & 0xfff)
+}
+/// A32 `movt rd, #imm` (the high half).
+const fn movt(rd: u32, imm: u32) -> u32 {
+    0xE340_0000 | ((imm >> 12) << 16) | (rd << 12) | (imm & 0xfff)
+}
+/// A32 `mov rd, #imm8`.
+const fn mov(rd: u32, imm8: u32) -> u32 {
+    0xE3A0_0000 | (rd << 12) | imm8
+}
+/// A32 `svc #0`.
+const SVC: u32 = 0xEF00_0000;
+/// A32 `subs r4, r4, #1`.
+const SUBS_R4: u32 = 0xE254_4001;
+/// A32 `bne` back to word `top` from word `here`: the offset counts from the branch
+/// + 8 bytes, in words.
+const fn bne_back(top: usize, here: usize) -> u32 {
+    0x1A00_0000 | (((top as i32 - here as i32 - 2) as u32) & 0x00ff_ffff)
+}
+
+/// A static AArch32 (ARM EABI) program without libc: `getppid` `getppid_calls` times,
 /// `socket(AF_INET, SOCK_DGRAM, 0)`, `exit_group(0)`. Written by hand (a few A32
 /// words) so that no 32-bit toolchain is needed.
 pub fn arm32_program(getppid_calls: u32) -> Vec<u8> {
-    const BASE: u32 = 0x1_0000;
-    const HEADERS: u32 = 52 + 32;
-    let (lo, hi) = (getppid_calls & 0xffff, getppid_calls >> 16);
-    let movw = |rd: u32, imm: u32| 0xE300_0000 | ((imm >> 12) << 16) | (rd << 12) | (imm & 0xfff);
-    let movt = |rd: u32, imm: u32| 0xE340_0000 | ((imm >> 12) << 16) | (rd << 12) | (imm & 0xfff);
-    let mov = |rd: u32, imm8: u32| 0xE3A0_0000 | (rd << 12) | imm8;
-    const SVC: u32 = 0xEF00_0000;
-    let mut code = vec![movw(4, lo), movt(4, hi)];
-    let top = code.len() as i32;
-    code.extend([mov(7, 64), SVC, 0xE254_4001]); // getppid; subs r4, r4, #1
-    let here = code.len() as i32;
-    // bne top: the offset counts from this instruction + 8 bytes, in words.
-    code.push(0x1A00_0000 | (((top - here - 2) as u32) & 0x00ff_ffff));
+    let mut code = vec![
+        movw(4, getppid_calls & 0xffff),
+        movt(4, getppid_calls >> 16),
+    ];
+    let top = code.len();
+    code.extend([mov(7, 64), SVC, SUBS_R4]); // getppid; subs r4, r4, #1
+    code.push(bne_back(top, code.len()));
     code.extend([mov(0, 2), mov(1, 2), mov(2, 0), movw(7, 281), SVC]); // socket
     code.extend([mov(0, 0), mov(7, 248), SVC]); // exit_group(0)
+    arm32_elf(&code)
+}
+
+/// First of the invalid numbers [`arm32_flood_program`] calls: past every compat table,
+/// below the ARM-private range (a number past that range is SIGILL for an AArch32 task).
+pub const FLOOD_FROM: u32 = 0x2000;
+/// Distinct invalid numbers it calls: more than the recorder's shared map of numbers
+/// past a row holds (4,096), so the map is full before `set_tls`.
+pub const FLOOD_CALLS: u32 = 5000;
+
+/// A static AArch32 program that calls [`FLOOD_CALLS`] distinct invalid syscall numbers
+/// (ENOSYS each), then the ARM-private `set_tls(0)` (`0x0f0005`), and exits with what
+/// `set_tls` returned: 0 when it ran, 255 when a profile denied it.
+pub fn arm32_flood_program() -> Vec<u8> {
+    let mut code = vec![movw(4, FLOOD_CALLS), movw(7, FLOOD_FROM)];
+    let top = code.len();
+    code.extend([SVC, 0xE287_7001, SUBS_R4]); // svc; add r7, r7, #1; subs r4, r4, #1
+    code.push(bne_back(top, code.len()));
+    code.extend([mov(0, 0), movw(7, 5), movt(7, 0xf), SVC]); // set_tls(0)
+    code.extend([mov(7, 248), SVC]); // exit_group(set_tls's result)
+    arm32_elf(&code)
+}
+
+/// An ET_EXEC ARM EABI file of one R+X segment holding the A32 words `code`, entered at
+/// the first.
+fn arm32_elf(code: &[u32]) -> Vec<u8> {
+    const BASE: u32 = 0x1_0000;
+    const HEADERS: u32 = 52 + 32;
     let size = HEADERS + 4 * code.len() as u32;
     let mut elf = Vec::with_capacity(size as usize);
     elf.extend_from_slice(b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0");
@@ -105,7 +149,7 @@ pub fn arm32_program(getppid_calls: u32) -> Vec<u8> {
     for x in [1, 0, BASE, BASE, size, size, 5, 0x1000] {
         h32(&mut elf, x); // PT_LOAD of the whole file, R+X
     }
-    for w in code {
+    for &w in code {
         h32(&mut elf, w);
     }
     elf
@@ -139,6 +183,9 @@ dump a32.stats /tmp/a32.stats.json
 dump a32.report /tmp/a32.report.json
 dump a32 /tmp/a32.json
 step a32_enforce $R enforce --profile /tmp/a32.json -- /bin/armprobe
+step a32_flood_record $R record --runtime none -o /tmp/flood.json -- /bin/armflood
+dump flood /tmp/flood.json
+step a32_flood_enforce $R enforce --profile /tmp/flood.json -- /bin/armflood
 step merge $R merge --runtime none -o /tmp/merged.json /x86_64.json /tmp/a64.json
 dump merged /tmp/merged.json
 step merged_run $R enforce --profile /tmp/merged.json -- $P unix inet thread fork
@@ -183,5 +230,24 @@ mod tests {
         assert_eq!(word(9), 0xE300_7119, "movw r7, #281 (socket)");
         assert_eq!(word(12), 0xE3A0_70F8, "mov r7, #248 (exit_group)");
         assert_eq!(elf.len(), 84 + 4 * 14);
+    }
+
+    #[test]
+    fn the_flood_program_calls_distinct_numbers_then_set_tls_and_exits_with_its_result() {
+        let elf = arm32_flood_program();
+        let word = |i: usize| u32::from_le_bytes(elf[84 + 4 * i..88 + 4 * i].try_into().unwrap());
+        assert_eq!(word(0), 0xE301_4388, "movw r4, #5000");
+        assert_eq!(word(1), 0xE302_7000, "movw r7, #0x2000");
+        assert_eq!(word(2), 0xEF00_0000, "svc #0");
+        assert_eq!(word(3), 0xE287_7001, "add r7, r7, #1");
+        assert_eq!(word(4), 0xE254_4001, "subs r4, r4, #1");
+        assert_eq!(word(5), 0x1AFF_FFFB, "bne back to the svc");
+        assert_eq!(word(6), 0xE3A0_0000, "mov r0, #0");
+        assert_eq!(word(7), 0xE300_7005, "movw r7, #5");
+        assert_eq!(word(8), 0xE340_700F, "movt r7, #0xf: 0x0f0005, set_tls");
+        assert_eq!(word(10), 0xE3A0_70F8, "mov r7, #248 (exit_group), r0 kept");
+        assert_eq!(elf.len(), 84 + 4 * 12);
+        // Past every compat table, below the ARM-private range.
+        assert!(FLOOD_FROM > 500 && FLOOD_FROM + FLOOD_CALLS < 0x0f_0000);
     }
 }

@@ -187,6 +187,7 @@ fn run(host_binary: &Path, start: Instant) -> Result<()> {
             0o755,
             guest::arm32_program(guest::ARM32_GETPPID),
         ),
+        Entry::File("bin/armflood", 0o755, guest::arm32_flood_program()),
         Entry::File("x86_64.json", 0o644, file(&x86_profile)?),
     ]);
     std::fs::write(&initrd, image)?;

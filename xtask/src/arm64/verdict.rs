@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::guest::{ARM32_GETPPID, EXACT_GETPPID};
+use super::guest::{ARM32_GETPPID, EXACT_GETPPID, FLOOD_CALLS};
 use crate::guest::console::{
     architectures, count, json, names, report_args, rule_values, Checks, Console,
 };
@@ -121,6 +121,16 @@ pub fn judge(c: &Console) -> Verdict {
                 format!(
                     "AArch32: the profile lists {:?} and runs the program under enforce",
                     architectures(&a32)
+                ),
+            );
+            let flood = json(c, "flood").unwrap_or(Value::Null);
+            v.checks.check(
+                ok("a32_flood_record")
+                    && names(&flood).iter().any(|n| n == "set_tls")
+                    && ok("a32_flood_enforce"),
+                format!(
+                    "AArch32: set_tls after {FLOOD_CALLS} distinct invalid numbers is in the \
+                     profile and runs under enforce (set_tls's result is the exit code)"
                 ),
             );
             v.compat = Some(Compat::Counted { getppid, socket });

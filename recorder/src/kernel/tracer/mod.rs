@@ -41,10 +41,11 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{ProgramError, RawTracePoint};
 use aya::{EbpfError, EbpfLoader};
 use recorder_ebpf::{
-    cgroup_bucket, counter_row, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse, FirstUseKey,
-    SlotState, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_PROBES, CGROUP_TOMBSTONE,
-    EPOCH_USER, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE, SLOT_RECORDING,
-    SLOT_WATCHING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW, X32_SYSCALL_BIT,
+    cgroup_bucket, counter_row, nr_of_cell, pins, ArgKey, ArgSpec, CgroupEntry, Config, FirstUse,
+    FirstUseKey, SlotState, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32, CGROUP_PROBES,
+    CGROUP_TOMBSTONE, EPOCH_USER, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_FREE,
+    SLOT_RECORDING, SLOT_WATCHING, START_AT_EXEC, START_AT_FILTER_OR_EXEC, START_NOW,
+    X32_SYSCALL_BIT,
 };
 
 use crate::kernel::btf::{self, BtfError, CompatProbe};
@@ -539,10 +540,11 @@ impl Tracer {
                 .counts
                 .get(&counter_row(slot, abi), 0)
                 .map_err(map_err("cannot read counters"))?;
-            for (nr, &count) in row.iter().enumerate() {
+            for (cell, &count) in row.iter().enumerate() {
                 if count == 0 {
                     continue;
                 }
+                let nr = nr_of_cell(cell);
                 let key = FirstUseKey {
                     slot,
                     abi,
@@ -556,7 +558,7 @@ impl Tracer {
                     .map(|f| first_call(&f, st.started_ns));
                 calls.push(Counted {
                     arch,
-                    nr: self.abis.display_nr(abi, nr as u64),
+                    nr: self.abis.display_nr(abi, nr),
                     count,
                     first,
                 });
@@ -651,11 +653,11 @@ impl Tracer {
                 .counts
                 .get(&counter_row(slot, abi), 0)
                 .map_err(map_err("cannot read counters"))?;
-            for (nr, _) in row.iter().enumerate().filter(|(_, c)| **c != 0) {
+            for (cell, _) in row.iter().enumerate().filter(|(_, c)| **c != 0) {
                 let key = FirstUseKey {
                     slot,
                     abi,
-                    nr: nr as u32,
+                    nr: nr_of_cell(cell) as u32,
                     _pad: 0,
                 };
                 let _ = self.first_use.remove(&key);

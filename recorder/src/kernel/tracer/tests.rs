@@ -60,3 +60,40 @@ fn buckets_wrap() {
     assert_eq!(cgroup_bucket(u64::from(CGROUP_BUCKETS) - 1, 1), 0);
     assert_eq!(cgroup_bucket(5, 2), 7);
 }
+
+#[test]
+fn every_named_call_has_a_row_cell_and_reads_back_as_itself() {
+    use recorder_ebpf::{cell_of, nr_of_cell, ARM_PRIVATE_BASE, ARM_PRIVATE_CELL};
+    for arch in Arch::ALL {
+        for (nr, name) in arch.table() {
+            // x32 rows count the number without the x32 bit.
+            let nr = if arch == Arch::X32 {
+                nr & !X32_SYSCALL_BIT
+            } else {
+                nr
+            };
+            let cell = cell_of(nr).unwrap_or_else(|| panic!("{arch} {name} ({nr:#x}) has no cell"));
+            assert!(cell < NR_PER_ROW, "{arch} {name}");
+            assert_eq!(nr_of_cell(cell), nr, "{arch} {name}");
+        }
+    }
+    assert_eq!(cell_of(0x0f_0005), Some(ARM_PRIVATE_CELL + 5));
+    assert_eq!(
+        Arch::Arm.name_of(nr_of_cell(ARM_PRIVATE_CELL + 5)),
+        Some("set_tls")
+    );
+    // Numbers no table names, also those whose cell holds a private one, overflow.
+    for nr in [
+        ARM_PRIVATE_CELL as u64,
+        NR_PER_ROW as u64 - 1,
+        ARM_PRIVATE_BASE + 8,
+        0x10_0000,
+        u64::MAX,
+    ] {
+        assert_eq!(cell_of(nr), None, "{nr:#x}");
+    }
+    assert_eq!(
+        cell_of(ARM_PRIVATE_CELL as u64 - 1),
+        Some(ARM_PRIVATE_CELL - 1)
+    );
+}
