@@ -4,6 +4,7 @@ use crate::common;
 
 use std::process::Command;
 
+use common::scratch::TestCgroup;
 use common::*;
 
 fn one_line(o: &std::process::Output) -> String {
@@ -115,8 +116,19 @@ fn hook(
     env: &[(&str, &str)],
     out_dir: &std::path::Path,
 ) -> std::process::Output {
+    hook_as(Command::new(bin()), stage, state, env, out_dir)
+}
+
+/// The hook run by `c` (the binary itself, or a wrapper such as setpriv ending in it),
+/// the state on its stdin.
+fn hook_as(
+    mut c: Command,
+    stage: &str,
+    state: &str,
+    env: &[(&str, &str)],
+    out_dir: &std::path::Path,
+) -> std::process::Output {
     use std::io::Write;
-    let mut c = Command::new(bin());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -262,4 +274,64 @@ fn pins_outside_bpffs_are_69_and_a_fresh_bpffs_works() {
     // SAFETY: umount2 of our own mount.
     unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
     assert!(ok, "record on a fresh bpffs: {}", stderr(&o));
+}
+
+/// The hook meets a missing kernel feature and a missing privilege as `record` does
+/// (above): one line, 69 and 77, and nothing registered or written. A runtime shows that
+/// line (or the hook log has it) and the container does not start.
+#[e2e_macros::test]
+fn hook_without_btf_is_69_and_without_privilege_is_77() {
+    if !can_record() || !prerequisite(have("setpriv"), "setpriv (util-linux)") {
+        return;
+    }
+    let cg = TestCgroup::new("hook-errors");
+    let mut sleeper = cg.spawn(std::path::Path::new("/bin/sleep"), &["30"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_dir = dir.path().join("run");
+    let bpf = format!(
+        "/sys/fs/bpf/seccomp-recorder-hook-nobtf-{}",
+        std::process::id()
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let state = format!(
+        r#"{{"ociVersion":"1.0.2","id":"hookerr","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"x.json"}}}}"#,
+        sleeper.id()
+    );
+    let env = [
+        ("SECCOMP_RECORDER_BPF_DIR", bpf.as_str()),
+        ("SECCOMP_RECORDER_RUN_DIR", run_dir.to_str().expect("utf8")),
+    ];
+    let without_btf = [
+        env[0],
+        env[1],
+        ("SECCOMP_RECORDER_BTF", "/nonexistent/vmlinux"),
+    ];
+    let o = hook("prestart", &state, &without_btf, &out);
+    let pins_left = std::path::Path::new(&bpf).exists();
+    let _ = std::fs::remove_dir_all(&bpf);
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    let line = one_line(&o);
+    assert!(
+        line.contains("BTF") && line.contains("/nonexistent/vmlinux"),
+        "{line}"
+    );
+    assert!(!pins_left, "pins left at {bpf}");
+
+    let mut nobody = Command::new("setpriv");
+    nobody
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin());
+    let o = hook_as(nobody, "prestart", &state, &env, &out);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&bpf);
+    assert_eq!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert!(one_line(&o).contains("root"), "{}", stderr(&o));
+
+    let states = std::fs::read_dir(run_dir.join("recordings"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(states, 0, "a recording state was left");
+    assert_eq!(std::fs::read_dir(&out).expect("ls").count(), 0);
 }
