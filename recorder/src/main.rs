@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     let is_hook = matches!(cli.command, Cmd::Hook(_));
-    observability::init(if is_hook {
+    let logs_to_file = observability::init(if is_hook {
         LogTarget::HookFile
     } else {
         LogTarget::Stderr
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let line = one_line(&err);
-            if is_hook {
+            if logs_to_file {
                 // The runtime may drop a hook's stderr (crun does): the log keeps it.
                 tracing::error!("{line}");
             }

@@ -22,8 +22,10 @@ pub enum LogTarget {
 /// Default log file of hook invocations.
 pub const DEFAULT_HOOK_LOG: &str = "/var/log/seccomp-recorder.log";
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init(target: LogTarget) {
+/// Installs the global subscriber. Safe to call once per process. Returns whether the
+/// logs go to a file (else to stderr, where an error printed by the caller must not
+/// be logged as well: it would show twice).
+pub fn init(target: LogTarget) -> bool {
     let filter =
         EnvFilter::try_from_env("SECCOMP_RECORDER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     match target {
@@ -36,6 +38,7 @@ pub fn init(target: LogTarget) {
                 .without_time()
                 .with_target(false)
                 .try_init();
+            false
         }
         LogTarget::HookFile => {
             let path = std::env::var_os("SECCOMP_RECORDER_LOG_FILE")
@@ -53,6 +56,7 @@ pub fn init(target: LogTarget) {
                         .with_writer(std::sync::Mutex::new(file))
                         .with_ansi(false)
                         .try_init();
+                    true
                 }
                 Err(_) => {
                     let _ = tracing_subscriber::fmt()
@@ -60,6 +64,7 @@ pub fn init(target: LogTarget) {
                         .with_writer(std::io::stderr)
                         .with_ansi(false)
                         .try_init();
+                    false
                 }
             }
         }

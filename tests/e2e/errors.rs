@@ -298,13 +298,17 @@ fn hook_without_btf_is_69_and_without_privilege_is_77() {
         r#"{{"ociVersion":"1.0.2","id":"hookerr","status":"created","pid":{},"bundle":"/","annotations":{{"seccomp-recorder.io/output":"x.json"}}}}"#,
         sleeper.id()
     );
+    // Logs to a file, as installed (stderr keeps the one line a runtime shows).
+    let log = dir.path().join("hook.log");
     let env = [
         ("SECCOMP_RECORDER_BPF_DIR", bpf.as_str()),
         ("SECCOMP_RECORDER_RUN_DIR", run_dir.to_str().expect("utf8")),
+        ("SECCOMP_RECORDER_LOG_FILE", log.to_str().expect("utf8")),
     ];
     let without_btf = [
         env[0],
         env[1],
+        env[2],
         ("SECCOMP_RECORDER_BTF", "/nonexistent/vmlinux"),
     ];
     let o = hook("prestart", &state, &without_btf, &out);
@@ -317,6 +321,13 @@ fn hook_without_btf_is_69_and_without_privilege_is_77() {
         "{line}"
     );
     assert!(!pins_left, "pins left at {bpf}");
+    // The hook log has it too (runtimes may drop a hook's stderr).
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("/nonexistent/vmlinux"),
+        "hook log"
+    );
 
     let mut nobody = Command::new("setpriv");
     nobody

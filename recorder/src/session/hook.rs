@@ -22,7 +22,7 @@ use crate::container::annotations::{self, AnnotationError, RuntimeChoice};
 use crate::container::runtime;
 use crate::fs::confined::{self, OutputPathError, OutputPolicy};
 use crate::kernel::cgroup::{self, Cgroup2, CgroupError};
-use crate::kernel::tracer::{StartMode, StateLock, Tracer, TracerError, TracerPaths};
+use crate::kernel::tracer::{require_root, StartMode, StateLock, Tracer, TracerError, TracerPaths};
 use crate::session::finish::{self, finish, FinishError};
 use crate::session::gc::{self, collect_garbage_best_effort};
 use crate::session::state::{self, Kind, RecordingState, StateError, StateStore};
@@ -186,6 +186,9 @@ fn prestart(
         tracing::debug!(id, "no recording annotation; nothing to do");
         return Ok(());
     };
+    // Before the state lock (root-owned): a hook run without privilege says so, not
+    // "cannot open lock file".
+    require_root()?;
     state::validate_id(&id)?;
     let policy = OutputPolicy::new(&args.output_dirs)?;
     let output = policy.resolve(&request.output)?;
