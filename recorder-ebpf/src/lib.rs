@@ -208,7 +208,20 @@ pub struct SlotState {
     pub agent: u32,
     /// Padding, always zero.
     pub _pad: u32,
+    /// Distinct values stored in `ARGS` per (ABI, [`ArgSpec`] index), at
+    /// `abi * MAX_ARG_SPECS + index`: the program stores at most [`ARG_VALUES_KEPT`]
+    /// per call, so that one recording cannot fill the map all recordings share.
+    pub arg_values: [u8; ARG_TALLIES],
 }
+
+/// Distinct argument values the program stores per recording and syscall. One more
+/// than a profile lists before it allows the call by name alone
+/// (`seccomp_profile::args::MAX_VALUES_PER_SYSCALL`, 16; a unit test in recorder
+/// holds them together): more values change no profile, they would only take room in
+/// the shared `ARGS` map from other recordings.
+pub const ARG_VALUES_KEPT: u8 = 17;
+/// Entries of [`SlotState::arg_values`] (`ABI_COUNT * MAX_ARG_SPECS`, rounded up to 8).
+pub const ARG_TALLIES: usize = 32;
 
 /// Syscalls per ABI whose arguments can be recorded.
 pub const MAX_ARG_SPECS: usize = 10;

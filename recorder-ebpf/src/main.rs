@@ -32,10 +32,10 @@ mod program {
     use recorder_ebpf::{
         cell_of, cgroup_bucket, counter_row, watch_depth, ArgKey, ArgSpec, CgroupEntry, Config,
         FirstUse, FirstUseKey, SlotState, TaskCache, ABI_COMPAT, ABI_COUNT, ABI_NATIVE, ABI_X32,
-        ARG_NONE, CGROUP_BUCKETS, CGROUP_PROBES, CLAIM_MADE, CLAIM_MISSED, EPOCH_KERNEL,
-        EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES, MAX_CLAIMS, MAX_LEVELS,
-        MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING, START_AT_EXEC,
-        START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
+        ARG_NONE, ARG_TALLIES, ARG_VALUES_KEPT, CGROUP_BUCKETS, CGROUP_PROBES, CLAIM_MADE,
+        CLAIM_MISSED, EPOCH_KERNEL, EPOCH_USER, EPOCH_WORDS, MAX_ARG_SPECS, MAX_ARG_VALUES,
+        MAX_CLAIMS, MAX_LEVELS, MAX_RECORDINGS, NR_PER_ROW, SLOT_ARMED, SLOT_NONE, SLOT_RECORDING,
+        START_AT_EXEC, START_AT_FILTER_OR_EXEC, X32_SYSCALL_BIT,
     };
 
     // Set by user space at load time from the running kernel's BTF (no CO-RE in aya-ebpf).
@@ -440,7 +440,7 @@ mod program {
             return Ok(());
         }
         count(slot, abi, nr);
-        if st.record_args != 0 && !record_args(regs, slot, abi, nr as u32) {
+        if st.record_args != 0 && !record_args(regs, st, slot, abi, nr as u32) {
             st.args_lost = 1;
         }
         Ok(())
@@ -449,7 +449,7 @@ mod program {
     /// Records the argument values of an [`ArgSpec`] syscall; false when a new value
     /// could not be stored.
     #[inline(never)]
-    fn record_args(regs: *const u8, slot: u32, abi: u32, nr: u32) -> bool {
+    fn record_args(regs: *const u8, st: &mut SlotState, slot: u32, abi: u32, nr: u32) -> bool {
         let table = match ARG_SPECS.get(abi as usize) {
             Some(t) => t,
             None => return true,
@@ -490,9 +490,23 @@ mod program {
                     b,
                 };
                 if ARGS.get_ptr_mut(&key).is_none() {
+                    // A new value. Past ARG_VALUES_KEPT of this call the profile allows
+                    // it by name anyway: store no more, leaving the shared map's room
+                    // to other recordings (nothing is lost for this one).
+                    let tally = abi as usize * MAX_ARG_SPECS + i;
+                    if tally >= ARG_TALLIES {
+                        return true;
+                    }
+                    let kept = st.arg_values[tally];
+                    if kept >= ARG_VALUES_KEPT {
+                        return true;
+                    }
                     // NOEXIST: a racing insert of the same key on another CPU wins,
-                    // and both then add to the one value.
-                    let _ = ARGS.insert(&key, &0, BPF_NOEXIST as u64);
+                    // and both then add to the one value. The tally is a plain
+                    // store: a race can let a few more values in, never fewer.
+                    if ARGS.insert(&key, &0, BPF_NOEXIST as u64).is_ok() {
+                        st.arg_values[tally] = kept + 1;
+                    }
                 }
                 return match ARGS.get_ptr_mut(&key) {
                     // SAFETY: pointer into a map value.

@@ -481,3 +481,92 @@ fn i386_socketcall_gets_a_rule_on_its_call_number() {
     // passes (documented; the direct i386 socket syscall gets a family rule).
     assert_eq!(enforce(&netlink), Some(0));
 }
+
+/// The `ARGS` map (16,384 values) is shared by every recording. A recording whose
+/// program calls ioctl with 20,000 distinct requests keeps 17 of them (one more than a
+/// profile lists before it allows the call by name), so it can no longer fill the map:
+/// a neighbour recording at the same time keeps its exact socket rules. Before, the
+/// flood filled the map and the neighbour's profile fell back to no argument rules.
+#[e2e_macros::test]
+fn a_flood_of_argument_values_keeps_its_own_and_leaves_the_neighbours_theirs() {
+    if !can_record() || !prerequisite(have("python3"), "python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(probe) = argprobe(dir.path()) else {
+        return;
+    };
+    let ready = dir.path().join("flooded");
+    let flood_profile = dir.path().join("flood.json");
+    // 20,000 distinct ioctl requests on /dev/null (ENOTTY each), then hold the
+    // recording open until the neighbour is done.
+    let script = format!(
+        "import fcntl, os, time\n\
+         fd = os.open('/dev/null', os.O_RDONLY)\n\
+         for r in range(20000):\n\
+         \x20   try: fcntl.ioctl(fd, 0x100000 + r)\n\
+         \x20   except OSError: pass\n\
+         open('{}', 'w').close()\n\
+         time.sleep(4)\n",
+        ready.display()
+    );
+    let mut flood = std::process::Command::new(bin())
+        .args(["record", "--args", "--runtime", "none", "-o"])
+        .arg(&flood_profile)
+        .args(["--", "python3", "-c", &script])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the flood's recording");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flood did not finish in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let profile = dir.path().join("neighbour.json");
+    let o = run(&[
+        "record",
+        "--args",
+        "--runtime",
+        "none",
+        "-o",
+        profile.to_str().expect("utf8"),
+        "--",
+        probe.to_str().expect("utf8"),
+        "unix",
+        "inet",
+    ]);
+    let flood_out = flood.wait_with_output().expect("flood recording");
+    assert!(o.status.success(), "neighbour: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("could not be stored"),
+        "{}",
+        stderr(&o)
+    );
+    let doc = profile_json(&profile);
+    assert_eq!(socket_families(&doc), [AF_UNIX, AF_INET], "{doc}");
+    let o = run(&[
+        "enforce",
+        "--profile",
+        profile.to_str().expect("utf8"),
+        "--",
+        probe.to_str().expect("utf8"),
+        "unix",
+        "inet",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // The flood's own profile: ioctl by name, with the reason; nothing lost.
+    assert!(flood_out.status.success(), "{}", stderr(&flood_out));
+    let err = stderr(&flood_out);
+    assert!(
+        err.contains("ioctl was called with more than 16 distinct argument values")
+            && !err.contains("could not be stored"),
+        "{err}"
+    );
+    let flood_doc = profile_json(&flood_profile);
+    assert!(allowed_names_of(&flood_doc).contains(&"ioctl".to_owned()));
+    assert!(arg_rules(&flood_doc, "ioctl").is_empty(), "{flood_doc}");
+}

@@ -460,6 +460,7 @@ impl Tracer {
             args_lost: 0,
             agent: 0,
             _pad: 0,
+            arg_values: [0; recorder_ebpf::ARG_TALLIES],
         };
         // Values a crashed earlier user of this slot left behind.
         self.forget_arg_values(slot);

@@ -97,3 +97,14 @@ fn every_named_call_has_a_row_cell_and_reads_back_as_itself() {
         Some(ARM_PRIVATE_CELL - 1)
     );
 }
+
+#[test]
+fn the_program_keeps_one_argument_value_more_than_a_profile_lists() {
+    use recorder_ebpf::{ARG_TALLIES, ARG_VALUES_KEPT, MAX_ARG_SPECS};
+    // One more than the profile lists, so that "more than 16" is still seen.
+    assert_eq!(
+        usize::from(ARG_VALUES_KEPT),
+        seccomp_profile::args::MAX_VALUES_PER_SYSCALL + 1
+    );
+    assert!(ARG_TALLIES >= ABI_COUNT as usize * MAX_ARG_SPECS);
+}
