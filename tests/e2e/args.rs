@@ -510,7 +510,7 @@ fn a_flood_of_argument_values_keeps_its_own_and_leaves_the_neighbours_theirs() {
          time.sleep(4)\n",
         ready.display()
     );
-    let mut flood = std::process::Command::new(bin())
+    let flood = std::process::Command::new(bin())
         .args(["record", "--args", "--runtime", "none", "-o"])
         .arg(&flood_profile)
         .args(["--", "python3", "-c", &script])
