@@ -216,3 +216,57 @@ fn a_hung_lock_holder_makes_the_hook_give_up_in_bounded_time() {
     let _ = p.kill();
     let _ = p.wait();
 }
+
+/// A poststop whose recording another process is finishing waits for it, but not past
+/// the runtime's hook timeout (10 s in the hook JSON): with a finisher that hangs it
+/// returns success after its 8 s bound, with a warning in the hook log. When the hung
+/// finisher is gone, `gc` puts its claim back and writes the profile.
+#[e2e_macros::test]
+fn a_hung_finisher_holds_poststop_no_longer_than_its_bound_and_gc_finishes_after_it() {
+    if !can_record() {
+        return;
+    }
+    let h = Hooks::new("hung");
+    let cg = TestCgroup::new("conc-hung");
+    let mut p = sleeper(&cg);
+    let o = h.hook("prestart", &prestart_state("ctr-hung", p.id(), "hung.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = p.kill();
+    let _ = p.wait();
+    drop(cg);
+    // A finisher that claimed the state and hangs: the claim names a live process.
+    let mut finisher = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let recordings = h.dir.path().join("run/recordings");
+    std::fs::rename(
+        recordings.join("ctr-hung.json"),
+        recordings.join(format!(".ctr-hung.finishing-{}", finisher.id())),
+    )
+    .expect("claim as the finisher would");
+
+    let t = std::time::Instant::now();
+    let o = h.hook("poststop", &poststop_state("ctr-hung", "hung.json"));
+    let waited = t.elapsed();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Waited for the finisher (8 s), and returned before the runtime's 10 s timeout.
+    assert!(
+        waited >= std::time::Duration::from_secs(8) && waited < std::time::Duration::from_secs(10),
+        "poststop took {waited:?}"
+    );
+    let log = std::fs::read_to_string(h.dir.path().join("hook.log")).unwrap_or_default();
+    assert!(
+        log.contains("another process has been finishing this recording for 8 s"),
+        "{log}"
+    );
+    assert!(!h.out().join("hung.json").exists());
+
+    // The finisher dies: gc takes its claim back and writes the profile.
+    let _ = finisher.kill();
+    let _ = finisher.wait();
+    let o = h.cmd().arg("gc").output().expect("gc");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(h.out().join("hung.json").exists(), "{}", stderr(&o));
+    assert!(h.states().is_empty(), "{:?}", h.states());
+}

@@ -415,7 +415,17 @@ fn poststop(st: &State, paths: &TracerPaths, store: &StateStore) -> Result<(), H
 
 fn wait_for_finishers(store: &StateStore, id: &str, limit: Duration) {
     let deadline = Instant::now() + limit;
-    while store.finishing(id) && Instant::now() < deadline {
+    while store.finishing(id) {
+        if Instant::now() >= deadline {
+            // Returning keeps the runtime from killing us at its hook timeout; the
+            // finisher may still write the profile, and if it dies, gc does.
+            tracing::warn!(
+                id,
+                "another process has been finishing this recording for {} s; poststop returns without its profile (the finisher writes it, or `seccomp-recorder gc` if the finisher is gone)",
+                limit.as_secs()
+            );
+            return;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
