@@ -26,6 +26,10 @@ pub enum OutputPathError {
     /// An output directory cannot be used.
     #[error("output directory {0} does not exist or is not a directory (create it, e.g. with seccomp-recorder install)")]
     BadOutputDir(PathBuf, #[source] io::Error),
+    /// An output directory whose path is not UTF-8: the recording state, which is JSON,
+    /// could not name it (hook JSON files, being JSON, cannot name one either).
+    #[error("output directory {} is not valid UTF-8 (the recording state names it in JSON): use a UTF-8 path", .0.display())]
+    NotUtf8(PathBuf),
     /// The requested path is refused.
     #[error("output path '{path}' refused: {reason}")]
     Refused {
@@ -100,6 +104,9 @@ impl OutputPolicy {
                     d.clone(),
                     io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
                 ));
+            }
+            if c.to_str().is_none() {
+                return Err(OutputPathError::NotUtf8(c));
             }
             canon.push(c);
         }
@@ -308,6 +315,21 @@ pub fn read(dest: &Destination) -> Result<Vec<u8>, OutputPathError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn an_output_directory_that_is_not_utf8_is_bad_input_with_one_line() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().expect("tempdir");
+        let odd = d.path().join(std::ffi::OsStr::from_bytes(b"out-\xff"));
+        std::fs::create_dir(&odd).expect("mkdir");
+        let e = OutputPolicy::new(&[odd]).expect_err("a non-UTF-8 directory");
+        assert!(matches!(e, OutputPathError::NotUtf8(_)), "{e:?}");
+        assert_eq!(e.category(), Category::BadInput);
+        let text = e.to_string();
+        assert!(text.contains("not valid UTF-8") && !text.contains('\n'), "{text}");
+        // A UTF-8 path to the same directory kind is fine.
+        assert!(OutputPolicy::new(&[d.path().to_owned()]).is_ok());
+    }
 
     #[test]
     fn a_fifo_is_refused_without_waiting() {
