@@ -326,7 +326,10 @@ mod tests {
         assert!(matches!(e, OutputPathError::NotUtf8(_)), "{e:?}");
         assert_eq!(e.category(), Category::BadInput);
         let text = e.to_string();
-        assert!(text.contains("not valid UTF-8") && !text.contains('\n'), "{text}");
+        assert!(
+            text.contains("not valid UTF-8") && !text.contains('\n'),
+            "{text}"
+        );
         // A UTF-8 path to the same directory kind is fine.
         assert!(OutputPolicy::new(&[d.path().to_owned()]).is_ok());
     }
