@@ -28,6 +28,17 @@
 //! only block the calling thread or change its own signal mask: every profile allows
 //! them, as Docker's default does.
 //!
+//! A thread that waits for another is the same kind of call: glibc's `pthread_join`
+//! calls `futex` only when the thread has not ended yet, a mutex only when it is
+//! contended, a condition variable only when it is not yet signalled. A recording
+//! under light load (a test suite) may see none of that; under that profile the same
+//! program is killed when a thread is slower in production. Measured here: a glibc
+//! program whose worker sleeps 1 ms and whose main thread joins it after 100 ms was
+//! recorded (no futex); with the worker slower than the join it died with SIGSEGV under
+//! that profile, and ran with `futex` added. Every thread library waits this way, so
+//! Docker's default and systemd's `@default` allow `futex` too. `futex_time64` is the
+//! same call with 64-bit times on i386 and arm, which glibc tries first.
+//!
 //! [`add`] allows them in every profile this crate finishes (record, the hook's
 //! poststop, merge: [`crate::profile::add_runtime_tail`]), whatever the runtime tail,
 //! on every architecture the profile lists that has them; [`missing`] is what
@@ -58,9 +69,13 @@ const MADE_BY_THE_KERNEL: &str =
 /// Why a recording may not see a wait for a signal.
 const MADE_BY_TIMING: &str = "a program makes this call only when the signal it waits for has not come yet (a recording may not see it)";
 
+/// Why a recording may not see a thread's wait for another.
+const MADE_BY_CONTENTION: &str = "a threaded program makes this call only when a thread waits for another that is not ready yet (a lock held, a thread not ended; a recording may not see it)";
+
 /// The calls every profile we write allows, on every listed architecture whose table
-/// has the name: the kernel's own, and the waits for a signal a program makes by timing.
-pub const KERNEL_CALLS: [KernelCall; 7] = [
+/// has the name: the kernel's own, the waits for a signal a program makes by timing,
+/// and the waits of one thread for another.
+pub const KERNEL_CALLS: [KernelCall; 9] = [
     KernelCall {
         name: "restart_syscall",
         why: MADE_BY_THE_KERNEL,
@@ -95,6 +110,16 @@ pub const KERNEL_CALLS: [KernelCall; 7] = [
         name: "sigsuspend",
         why: MADE_BY_TIMING,
         breaks: "an i386 or arm program's wait for a signal that has not come yet fails and may spin",
+    },
+    KernelCall {
+        name: "futex",
+        why: MADE_BY_CONTENTION,
+        breaks: "a threaded program that waits for a thread or a lock that is not ready is killed (glibc's pthread_join: SIGSEGV) or spins",
+    },
+    KernelCall {
+        name: "futex_time64",
+        why: MADE_BY_CONTENTION,
+        breaks: "an i386 or arm threaded program that waits for a thread or a lock that is not ready fails or spins",
     },
 ];
 
@@ -223,7 +248,15 @@ mod tests {
         }
         for arch in [Arch::X86_64, Arch::X32, Arch::Aarch64, Arch::Riscv64] {
             assert_eq!(arch.number_of("sigreturn"), None, "{arch}");
+            assert_eq!(arch.number_of("futex_time64"), None, "{arch}");
         }
+        // A thread's wait for another: futex everywhere, futex_time64 on i386 and arm.
+        for arch in Arch::ALL {
+            assert!(arch.number_of("futex").is_some(), "{arch}");
+        }
+        assert_eq!(Arch::X86_64.number_of("futex"), Some(202));
+        assert_eq!(Arch::X86.number_of("futex_time64"), Some(422));
+        assert_eq!(Arch::Arm.number_of("futex_time64"), Some(422));
     }
 
     #[test]
@@ -235,6 +268,7 @@ mod tests {
             "rt_sigreturn",
             "rt_sigprocmask",
             "rt_sigsuspend",
+            "futex",
         ];
         let old_abi = [
             "restart_syscall",
@@ -244,6 +278,8 @@ mod tests {
             "sigprocmask",
             "rt_sigsuspend",
             "sigsuspend",
+            "futex",
+            "futex_time64",
         ];
         assert_eq!(on(&[Arch::X86_64]), native);
         assert_eq!(on(&[Arch::X32]), native);
@@ -272,6 +308,7 @@ mod tests {
         assert_eq!(
             allowed(&p),
             [
+                "futex",
                 "restart_syscall",
                 "rt_sigprocmask",
                 "rt_sigreturn",
@@ -296,6 +333,8 @@ mod tests {
         assert_eq!(
             allowed(&p),
             [
+                "futex",
+                "futex_time64",
                 "getpid",
                 "restart_syscall",
                 "rt_sigprocmask",
@@ -344,10 +383,14 @@ mod tests {
                 "rt_sigprocmask",
                 "sigprocmask",
                 "rt_sigsuspend",
-                "sigsuspend"
+                "sigsuspend",
+                "futex",
+                "futex_time64"
             ]
         );
         assert!(m[0].breaks.contains("returns early"));
+        assert!(m[6].breaks.contains("pthread_join"));
+        assert!(m[6].why.contains("a thread waits for another"));
         assert!(m[4].breaks.contains("spins forever"));
         assert!(m[4].why.contains("has not come yet"));
         // An allow-by-default profile that stops one explicitly.

@@ -185,6 +185,7 @@ mod tests {
             allowed(&p.profile),
             [
                 "clone",
+                "futex",
                 "mkdir",
                 "read",
                 "restart_syscall",
@@ -249,6 +250,7 @@ mod tests {
             allowed(&p.profile),
             [
                 "clone",
+                "futex",
                 "read",
                 "restart_syscall",
                 "rt_sigprocmask",

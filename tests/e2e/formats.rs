@@ -194,7 +194,7 @@ const MISSPELT: &str = r#"{
   "defaultAction": "SCMP_ACT_ERRNO",
   "architectures": ["SCMP_ARCH_X86_64"],
   "syscalls": [
-    {"names": ["read", "write", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"},
+    {"names": ["read", "write", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"},
     {"names": ["exit_group", "mkdri"], "action": "SCMP_ACT_ALLOW"}
   ]
 }"#;

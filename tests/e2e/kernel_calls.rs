@@ -9,13 +9,16 @@
 //! - A shell recorded with `record --runtime none` (no runtime tail, so nothing else
 //!   brings `rt_sigreturn`) and enforced with `enforce` survives a signal it traps
 //!   (denied, the handler's return is a SIGSEGV).
+//! - A shell's `wait` and a thread's `pthread_join` recorded while what they wait for
+//!   was quick still wait under the profile when it is slow (denied: the shell spins,
+//!   the threaded program dies with SIGSEGV).
 
 use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -337,5 +340,99 @@ fn a_shell_waits_for_a_slower_child_than_the_recorded_one() {
     assert!(
         run_waiting_shell(&busybox, &without, "1", Duration::from_secs(3)).is_none(),
         "without rt_sigsuspend the shell was expected to spin"
+    );
+}
+
+/// `enforce --profile PROFILE -- PROGRAM ARGS`: its output, or `None` when it still ran
+/// after `limit` (then killed with SIGKILL).
+fn enforce_within(
+    profile: &Path,
+    program: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> Option<Output> {
+    let child = Command::new(bin())
+        .arg("enforce")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn enforce");
+    let pid = Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => Some(out.expect("enforce output")),
+        Err(_) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            None
+        }
+    }
+}
+
+/// glibc's `pthread_join` waits in `futex` only when the thread has not ended yet. A
+/// recording whose worker ended first (1 ms, joined after 100 ms) has no `futex`; the
+/// same program whose worker is slower than the join must still run under that profile
+/// (every profile allows `futex`: `seccomp_profile::kernel_calls`), and dies without it.
+#[e2e_macros::test]
+fn a_thread_joins_a_slower_worker_than_the_recorded_one() {
+    if !can_record() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(probe) = argprobe(dir.path()) else {
+        return;
+    };
+    let profile = dir.path().join("join.json");
+    let stats = dir.path().join("join.stats.json");
+    let o = run(&[
+        "record",
+        "--runtime",
+        "none",
+        "-o",
+        profile.to_str().expect("utf8"),
+        "--stats",
+        stats.to_str().expect("utf8"),
+        "--",
+        probe.to_str().expect("utf8"),
+        "join:1:100",
+    ]);
+    assert!(o.status.success(), "record: {}", stderr(&o));
+    assert_eq!(
+        count_of(&read_stats(&stats), "SCMP_ARCH_X86_64", "futex"),
+        0,
+        "the recording itself waited in futex: the test would prove nothing"
+    );
+    assert!(allowed_names(&profile).iter().any(|n| n == "futex"));
+    let slow = ["join:300:1"];
+    let o = enforce_within(&profile, &probe, &slow, Duration::from_secs(20))
+        .expect("the join still ran after 20 s under its recorded profile");
+    assert!(
+        o.status.success() && stdout(&o) == "join:300:1 ok\n",
+        "{:?} {} {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // The same profile without it: what every profile would do to this program.
+    let mut doc = read_json(&profile);
+    for rule in doc["syscalls"].as_array_mut().expect("syscalls") {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| n != "futex");
+        }
+    }
+    let without = dir.path().join("without.json");
+    fs::write(&without, doc.to_string()).expect("write");
+    let o = enforce_within(&without, &probe, &slow, Duration::from_secs(5));
+    assert!(
+        o.as_ref().is_none_or(|o| !o.status.success()),
+        "without futex the join was expected to fail: {o:?}"
     );
 }

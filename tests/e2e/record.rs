@@ -442,6 +442,7 @@ fn steady_after_splits_startup_from_steady_state() {
         steady,
         [
             "exit",
+            "futex",
             "geteuid",
             "restart_syscall",
             "rt_sigprocmask",

@@ -278,7 +278,7 @@ mod tests {
         std::fs::write(
             &bad,
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALOW"},
-                {"names": ["restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                {"names": ["restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"}]}"#,
         )
         .expect("write");
         let args = |files: Vec<PathBuf>, format| ValidateArgs {
@@ -339,7 +339,7 @@ mod tests {
         std::fs::write(
             &profile,
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                "syscalls": [{"names": ["read", "ptrace", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["read", "ptrace", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"}]}"#,
         )
         .expect("write");
         let report = dir.path().join("p.report.json");
