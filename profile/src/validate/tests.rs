@@ -210,7 +210,8 @@ fn names_missing_on_some_arches_are_warnings() {
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
                 "syscalls": [{"names": ["newfstatat", "socketcall", "read", "arm_fadvise64_64", "socket", "semop",
                                         "restart_syscall", "rt_sigreturn", "sigreturn",
-                                        "rt_sigprocmask", "rt_sigsuspend", "sigprocmask", "sigsuspend"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                                        "rt_sigprocmask", "rt_sigsuspend", "sigprocmask", "sigsuspend",
+                                        "futex", "futex_time64"], "action": "SCMP_ACT_ALLOW"}]}"#,
     );
     assert_has(
         &v,
@@ -468,7 +469,7 @@ fn spo(spec: &str) -> String {
 fn spo_resources_are_checked_against_the_crd() {
     let v = check(&spo(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                "syscalls": [{"names": ["read", "write", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls": [{"names": ["read", "write", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"}]}"#,
     ));
     assert_eq!(v.format, Some(Format::Spo));
     assert!(v.findings.is_empty(), "{:?}", lines(&v));
@@ -651,7 +652,7 @@ fn spo_field_lists_match_the_crd_fixture() {
 fn findings_are_in_document_order() {
     let v = check(
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-                {"names": ["read", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read", "restart_syscall", "rt_sigreturn", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"},
                 {"names": ["read"], "action": "SCMP_ACT_ERRNO"},
                 {"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["a"], "action": "SCMP_ACT_ALLOW"},
                 {"names": ["a"], "action": "SCMP_ACT_ALLOW"}, {"names": ["a"], "action": "SCMP_ACT_ALLOW"},
@@ -729,12 +730,18 @@ fn missing_kernel_calls_are_warnings_naming_what_breaks() {
         "syscalls",
         "\"sigsuspend\" is not allowed",
     );
-    // (and rt_sigprocmask, sigprocmask: the mask around that wait)
-    assert_eq!(v.warnings(), 6, "{:?}", lines(&v));
+    assert_has(
+        &v,
+        Severity::Warning,
+        "syscalls",
+        "\"futex\" is not allowed: a threaded program makes this call only when a thread waits for another",
+    );
+    // (and rt_sigprocmask, sigprocmask: the mask around that wait; futex_time64)
+    assert_eq!(v.warnings(), 8, "{:?}", lines(&v));
 
     // x86_64 only: no sigreturn there; rt_sigreturn denied kills a signal handler.
     let v = check(
-        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "restart_syscall", "rt_sigprocmask", "rt_sigsuspend"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "restart_syscall", "rt_sigprocmask", "rt_sigsuspend", "futex"], "action": "SCMP_ACT_ALLOW"}]}"#,
     );
     assert_has(
         &v,
