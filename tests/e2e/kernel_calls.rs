@@ -260,33 +260,15 @@ fn run_waiting_shell(
     delay: &str,
     limit: Duration,
 ) -> Option<(std::process::ExitStatus, String)> {
-    let mut child = Command::new(bin())
-        .arg("enforce")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--")
-        .arg(busybox)
-        .args(["sh", "-c", WAITING_SHELL, "sh", delay])
-        .env("B", busybox)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn enforce");
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut out = String::new();
-            std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
-                .expect("stdout");
-            return Some((status, out));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let b = busybox.to_str().expect("utf8");
+    enforce_within(
+        profile,
+        busybox,
+        &["sh", "-c", WAITING_SHELL, "sh", delay],
+        &[("B", b)],
+        limit,
+    )
+    .map(|o| (o.status, stdout(&o)))
 }
 
 #[e2e_macros::test]
@@ -343,15 +325,18 @@ fn a_shell_waits_for_a_slower_child_than_the_recorded_one() {
     );
 }
 
-/// `enforce --profile PROFILE -- PROGRAM ARGS`: its output, or `None` when it still ran
-/// after `limit` (then killed with SIGKILL).
+/// `enforce --profile PROFILE -- PROGRAM ARGS` with `env` added: its output, or `None`
+/// when it still ran after `limit` (then killed with SIGKILL: a program spinning with
+/// every signal blocked ignores SIGTERM).
 fn enforce_within(
     profile: &Path,
     program: &Path,
     args: &[&str],
+    env: &[(&str, &str)],
     limit: Duration,
 ) -> Option<Output> {
     let child = Command::new(bin())
+        .envs(env.iter().copied())
         .arg("enforce")
         .arg("--profile")
         .arg(profile)
@@ -411,7 +396,7 @@ fn a_thread_joins_a_slower_worker_than_the_recorded_one() {
     );
     assert!(allowed_names(&profile).iter().any(|n| n == "futex"));
     let slow = ["join:300:1"];
-    let o = enforce_within(&profile, &probe, &slow, Duration::from_secs(20))
+    let o = enforce_within(&profile, &probe, &slow, &[], Duration::from_secs(20))
         .expect("the join still ran after 20 s under its recorded profile");
     assert!(
         o.status.success() && stdout(&o) == "join:300:1 ok\n",
@@ -430,7 +415,7 @@ fn a_thread_joins_a_slower_worker_than_the_recorded_one() {
     }
     let without = dir.path().join("without.json");
     fs::write(&without, doc.to_string()).expect("write");
-    let o = enforce_within(&without, &probe, &slow, Duration::from_secs(5));
+    let o = enforce_within(&without, &probe, &slow, &[], Duration::from_secs(5));
     assert!(
         o.as_ref().is_none_or(|o| !o.status.success()),
         "without futex the join was expected to fail: {o:?}"
